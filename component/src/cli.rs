@@ -1,0 +1,114 @@
+//! The component's own command line, for stock hosts (`wasmtime run ... --list`). It takes
+//! the same flags as the `etcd-inventory` binary and hands them to [`crate::settings`].
+
+use crate::settings::Flags;
+
+/// What an inventory script is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `--list`: the whole inventory.
+    List,
+    /// `--host NAME`: one host's variables.
+    Host(String),
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run { mode: Mode, flags: Flags },
+    Help,
+}
+
+pub const USAGE: &str = "\
+usage: etcd_inventory.wasm (--list | --host NAME) [--endpoints URLS] [--prefix PREFIX]
+                           [--page-size N] [--dial-timeout DURATION] [--request-timeout DURATION]
+
+An Ansible inventory script that reads the inventory from etcd's v3 JSON gateway.
+Settings: flag > environment (ETCDCTL_ENDPOINTS, ETCD_INVENTORY_PREFIX, ...) > etcd.ini
+(ETCD_INI_PATH) > default (http://127.0.0.1:2379, /ansible).";
+
+/// Parses arguments without the program name. `Err` is a usage error, for exit status 2.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut mode = None;
+    let mut flags = Flags::default();
+    let text = |v: std::ffi::OsString| v.into_string().map_err(|_| "arguments must be UTF-8".to_string());
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        let slot = match arg {
+            Long("list") => {
+                set_mode(&mut mode, Mode::List)?;
+                continue;
+            }
+            Long("host") => {
+                let name = text(parser.value().map_err(|e| e.to_string())?)?;
+                set_mode(&mut mode, Mode::Host(name))?;
+                continue;
+            }
+            Long("help") | Short('h') => return Ok(Command::Help),
+            Long("endpoints") => &mut flags.endpoints,
+            Long("prefix") => &mut flags.prefix,
+            Long("page-size") => &mut flags.page_size,
+            Long("dial-timeout") => &mut flags.dial_timeout,
+            Long("request-timeout") => &mut flags.request_timeout,
+            other => return Err(other.unexpected().to_string()),
+        };
+        *slot = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+    }
+    match mode {
+        Some(mode) => Ok(Command::Run { mode, flags }),
+        None => Err("one of --list or --host NAME is required".to_string()),
+    }
+}
+
+fn set_mode(mode: &mut Option<Mode>, new: Mode) -> Result<(), String> {
+    if mode.is_some() {
+        return Err("--list and --host are exclusive, and each is given once".to_string());
+    }
+    *mode = Some(new);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn list_and_host_with_flags() {
+        assert_eq!(
+            parse(args(&["--list", "--prefix", "/x", "--endpoints=http://a:1"])),
+            Ok(Command::Run {
+                mode: Mode::List,
+                flags: Flags {
+                    prefix: Some("/x".into()),
+                    endpoints: Some("http://a:1".into()),
+                    ..Flags::default()
+                }
+            })
+        );
+        assert_eq!(
+            parse(args(&["--host", "web01"])),
+            Ok(Command::Run {
+                mode: Mode::Host("web01".into()),
+                flags: Flags::default()
+            })
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        for bad in [
+            &[][..],
+            &["--list", "--host", "a"],
+            &["--host"],
+            &["--list", "--bogus"],
+            &["web01"],
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad:?} should be a usage error");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The one error type of the core and the component, and the one place that renders it as
+//! the line a user reads. The WIT `error` variant mirrors it case by case.
+
+use std::fmt;
+
+use crate::inventory::LayoutError;
+
+/// Why no inventory was produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is malformed or out of range; the text names it and where it came from.
+    InvalidOptions(String),
+    /// No endpoint answered; one entry per endpoint, in order.
+    Unreachable(Vec<EndpointFailure>),
+    /// An endpoint answered with an error status.
+    Gateway(GatewayFailure),
+    /// An endpoint's answer is not a valid range response.
+    MalformedResponse(EndpointFailure),
+    /// The data under the prefix cannot become a correct inventory.
+    Layout(LayoutError),
+}
+
+/// One endpoint that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointFailure {
+    pub endpoint: String,
+    pub reason: String,
+}
+
+/// An error answer from an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayFailure {
+    pub endpoint: String,
+    pub status: u16,
+    /// The gRPC status code of the gateway's error body.
+    pub code: Option<i32>,
+    pub message: String,
+}
+
+impl From<LayoutError> for Error {
+    fn from(e: LayoutError) -> Self {
+        Error::Layout(e)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidOptions(text) => f.write_str(text),
+            Error::Unreachable(failures) => {
+                match failures.as_slice() {
+                    [one] => write!(f, "cannot reach etcd at {}: {}", one.endpoint, one.reason)?,
+                    many => {
+                        write!(f, "cannot reach etcd at any of {} endpoints: ", many.len())?;
+                        for (i, one) in many.iter().enumerate() {
+                            let sep = if i == 0 { "" } else { "; " };
+                            write!(f, "{sep}{}: {}", one.endpoint, one.reason)?;
+                        }
+                    }
+                }
+                f.write_str(" (check that etcd runs there, or set --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)")
+            }
+            Error::Gateway(g) => {
+                write!(f, "etcd at {} answered HTTP {}: {}", g.endpoint, g.status, g.message)?;
+                match (g.status, g.code) {
+                    (_, Some(7)) | (403, _) => f.write_str(" (the user may not read this prefix)"),
+                    (_, Some(16)) | (401, _) => f.write_str(" (this etcd requires authentication)"),
+                    (_, Some(11)) => f.write_str(" (the revision was compacted twice during one read; try again)"),
+                    (404 | 405, _) => f.write_str(" (is this etcd 3.3 or later with its v3 JSON gateway?)"),
+                    _ => Ok(()),
+                }
+            }
+            Error::MalformedResponse(m) => write!(
+                f,
+                "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",
+                m.endpoint, m.reason
+            ),
+            Error::Layout(LayoutError::ChildrenCycle(groups)) => write!(
+                f,
+                "group children form a loop: {} (remove one of the groups/{{parent}}/{{child}} keys along it)",
+                groups.join(" -> ")
+            ),
+            Error::Layout(LayoutError::AllAsChild { parent }) => write!(
+                f,
+                "group {parent:?} names \"all\" as a child, but all contains every group (remove the key groups/{parent}/all)"
+            ),
+            Error::Layout(LayoutError::ReservedGroupName { group }) => write!(
+                f,
+                "a group is named {group:?}, which Ansible's inventory format reserves (rename it)"
+            ),
+            Error::Layout(LayoutError::NonUtf8Key { key }) => {
+                write!(f, "key {key:?} is not valid UTF-8 (inventory keys must be text)")
+            }
+            Error::Layout(LayoutError::NonUtf8Value { key }) => {
+                write!(
+                    f,
+                    "the value of key {key:?} is not valid UTF-8 (inventory values must be text)"
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_unreachable_endpoint_reads_as_one_line() {
+        let e = Error::Unreachable(vec![EndpointFailure {
+            endpoint: "http://127.0.0.1:2379".into(),
+            reason: "connection refused".into(),
+        }]);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot reach etcd at http://127.0.0.1:2379: connection refused"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn a_loop_is_shown_as_a_path() {
+        let e = Error::from(LayoutError::ChildrenCycle(vec!["a".into(), "b".into(), "a".into()]));
+        assert!(e.to_string().contains("a -> b -> a"), "{e}");
+    }
+}

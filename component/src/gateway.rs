@@ -1,0 +1,500 @@
+//! Reading a key range through etcd's v3 JSON gateway (`POST /v3/kv/range`), page by page,
+//! every page pinned to the revision of the first, so the result is one consistent snapshot
+//! however others write meanwhile. The HTTP itself is behind [`Transport`], so this logic
+//! is the same under every host and is unit-tested natively.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{EndpointFailure, Error, GatewayFailure};
+use crate::inventory::Kv;
+use crate::layout::KeyRange;
+
+/// The gateway path of the range call (`/v3beta` and `/v3alpha` are older aliases).
+pub const RANGE_PATH: &str = "/v3/kv/range";
+
+/// gRPC status codes that etcd's gateway puts in error bodies.
+const CODE_RESOURCE_EXHAUSTED: i32 = 8;
+const CODE_OUT_OF_RANGE: i32 = 11;
+
+/// An HTTP answer: status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends one JSON POST to one endpoint. `Err` means no answer came (refused, timed out,
+/// denied by the host...): the reader then tries the next endpoint.
+pub trait Transport {
+    fn post_json(&mut self, endpoint: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String>;
+}
+
+/// A consistent read of a key range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The revision every page was read at.
+    pub revision: i64,
+    /// Every pair in the range, in key order.
+    pub kvs: Vec<Kv>,
+}
+
+/// Reads every key in `range`, `page_size` keys per request, from the first endpoint that
+/// answers; a member that stops answering passes the read to the next, at the same revision.
+pub fn read_range(
+    transport: &mut dyn Transport,
+    endpoints: &[String],
+    range: &KeyRange,
+    page_size: u32,
+) -> Result<Snapshot, Error> {
+    let mut reader = Reader {
+        transport,
+        endpoints,
+        current: 0,
+    };
+    match reader.read_all(range, page_size) {
+        // The pinned revision was compacted away between two pages: start again once at the
+        // current revision. A second compaction during one run means something is
+        // compacting aggressively; report it rather than loop.
+        Err(Error::Gateway(failure)) if failure.code == Some(CODE_OUT_OF_RANGE) => reader.read_all(range, page_size),
+        other => other,
+    }
+}
+
+struct Reader<'a> {
+    transport: &'a mut dyn Transport,
+    endpoints: &'a [String],
+    /// The endpoint that answered last; later pages go there first.
+    current: usize,
+}
+
+impl Reader<'_> {
+    fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
+        let mut limit = page_size.max(1);
+        let mut kvs = Vec::new();
+        let mut start = range.start.clone();
+        let mut revision = None;
+        // Bounded: each page either adds at least one key or halves the limit; the first
+        // answer's count says how many keys there are at the pinned revision.
+        let mut budget: Option<u64> = None;
+        let mut halvings = 0;
+        loop {
+            let request = RangeRequest {
+                key: BASE64.encode(&start),
+                range_end: BASE64.encode(&range.end),
+                limit: limit.to_string(),
+                revision: revision.map(|r: i64| r.to_string()),
+            };
+            let body = serde_json::to_vec(&request).expect("a range request serialises");
+            let (endpoint, answer) = self.post(&body)?;
+            let page = match parse_answer(endpoint, &answer) {
+                Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
+                    // The answer was too big for the gateway (4 MiB on older ones): ask for
+                    // fewer keys per page.
+                    limit = (limit / 2).max(1);
+                    halvings += 1;
+                    continue;
+                }
+                other => other?,
+            };
+            let page_revision = page.header.revision;
+            let pinned = *revision.get_or_insert(page_revision);
+            if page_revision != pinned {
+                return Err(malformed(
+                    endpoint,
+                    format!("answered at revision {page_revision}, not the pinned {pinned}"),
+                ));
+            }
+            let remaining = budget.get_or_insert(page.count.max(0) as u64 + 1);
+            if *remaining == 0 {
+                return Err(malformed(endpoint, "kept reporting more keys than its count"));
+            }
+            *remaining -= 1;
+            let got = page.kvs.len();
+            for kv in page.kvs {
+                kvs.push(Kv {
+                    key: decode(endpoint, "key", &kv.key)?,
+                    value: decode(endpoint, "value", &kv.value)?,
+                });
+            }
+            if !page.more {
+                return Ok(Snapshot { revision: pinned, kvs });
+            }
+            if got == 0 {
+                return Err(malformed(endpoint, "reported more keys but sent none"));
+            }
+            // The next page starts right after the last key: that key plus a zero byte.
+            start = kvs.last().expect("got keys").key.clone();
+            start.push(0);
+        }
+    }
+
+    /// Posts to the current endpoint, then to each other one in turn, until one answers.
+    fn post(&mut self, body: &[u8]) -> Result<(&str, HttpResponse), Error> {
+        let mut failures = Vec::new();
+        for step in 0..self.endpoints.len() {
+            let index = (self.current + step) % self.endpoints.len();
+            let endpoint = &self.endpoints[index];
+            match self.transport.post_json(endpoint, RANGE_PATH, body) {
+                Ok(answer) => {
+                    self.current = index;
+                    return Ok((&self.endpoints[index], answer));
+                }
+                Err(reason) => failures.push(EndpointFailure {
+                    endpoint: endpoint.clone(),
+                    reason,
+                }),
+            }
+        }
+        Err(Error::Unreachable(failures))
+    }
+}
+
+#[derive(Serialize)]
+struct RangeRequest {
+    key: String,
+    range_end: String,
+    // int64 fields travel as JSON strings in the protobuf JSON mapping. No sort_order and no
+    // min/max revision filters: with those, etcd ignores `limit`.
+    limit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<String>,
+}
+
+/// The parts of a range response we use. Fields at their zero value are omitted by the
+/// gateway, hence the defaults.
+#[derive(Deserialize)]
+struct RangeResponse {
+    header: Header,
+    #[serde(default)]
+    kvs: Vec<KeyValue>,
+    #[serde(default)]
+    more: bool,
+    #[serde(default, deserialize_with = "int64")]
+    count: i64,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default, deserialize_with = "int64")]
+    revision: i64,
+}
+
+#[derive(Deserialize)]
+struct KeyValue {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    code: Option<i32>,
+}
+
+/// int64 fields arrive as strings (`"42"`); accept plain numbers too.
+fn int64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int64 {
+        Text(String),
+        Number(i64),
+    }
+    match Int64::deserialize(deserializer)? {
+        Int64::Number(n) => Ok(n),
+        Int64::Text(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+fn parse_answer(endpoint: &str, answer: &HttpResponse) -> Result<RangeResponse, Error> {
+    if answer.status != 200 {
+        let body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
+        let code = body.as_ref().and_then(|b| b.code);
+        let message = body
+            .and_then(|b| b.message.or(b.error))
+            .unwrap_or_else(|| excerpt(&answer.body));
+        return Err(Error::Gateway(GatewayFailure {
+            endpoint: endpoint.to_string(),
+            status: answer.status,
+            code,
+            message,
+        }));
+    }
+    serde_json::from_slice(&answer.body).map_err(|e| malformed(endpoint, format!("not a range response ({e})")))
+}
+
+fn decode(endpoint: &str, what: &str, text: &str) -> Result<Vec<u8>, Error> {
+    BASE64
+        .decode(text)
+        .map_err(|e| malformed(endpoint, format!("a {what} is not base64 ({e})")))
+}
+
+fn malformed(endpoint: &str, reason: impl Into<String>) -> Error {
+    Error::MalformedResponse(EndpointFailure {
+        endpoint: endpoint.to_string(),
+        reason: reason.into(),
+    })
+}
+
+/// The start of a body that is not a gateway error, for the message.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None if text.is_empty() => "empty body".to_string(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::collections::VecDeque;
+
+    /// Answers scripted responses and records each request: a stand-in for etcd, for the
+    /// paging logic only; the real gateway is exercised by the integration tests.
+    struct Scripted {
+        answers: VecDeque<(String, Result<HttpResponse, String>)>,
+        requests: Vec<(String, Value)>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<(&str, Result<Value, String>)>) -> Self {
+            let answers = answers
+                .into_iter()
+                .map(|(endpoint, a)| {
+                    let a = a.map(|body| {
+                        let status = body.get("code").map_or(200, |_| 400);
+                        HttpResponse {
+                            status,
+                            body: serde_json::to_vec(&body).unwrap(),
+                        }
+                    });
+                    (endpoint.to_string(), a)
+                })
+                .collect();
+            Scripted {
+                answers,
+                requests: Vec::new(),
+            }
+        }
+    }
+
+    impl Transport for Scripted {
+        fn post_json(&mut self, endpoint: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String> {
+            assert_eq!(path, RANGE_PATH);
+            self.requests
+                .push((endpoint.to_string(), serde_json::from_slice(body).unwrap()));
+            let (expected, answer) = self.answers.pop_front().expect("no more scripted answers");
+            assert_eq!(endpoint, expected, "request went to the wrong endpoint");
+            answer
+        }
+    }
+
+    fn b64(s: &str) -> String {
+        BASE64.encode(s)
+    }
+
+    fn page(revision: i64, keys: &[&str], more: bool, count: i64) -> Value {
+        let kvs: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"key": b64(k), "value": b64("v"), "mod_revision": "3"}))
+            .collect();
+        let mut page = json!({"header": {"revision": revision.to_string()}, "count": count.to_string()});
+        if !kvs.is_empty() {
+            page["kvs"] = Value::Array(kvs);
+        }
+        if more {
+            page["more"] = json!(true);
+        }
+        page
+    }
+
+    fn endpoints(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn range() -> KeyRange {
+        KeyRange::with_prefix(b"/p/".to_vec())
+    }
+
+    #[test]
+    fn pages_are_pinned_to_the_first_revision_and_start_after_the_last_key() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(7, &["/p/a", "/p/b"], true, 3))),
+            ("e1", Ok(page(7, &["/p/c"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 2).unwrap();
+        assert_eq!(snap.revision, 7);
+        let keys: Vec<&[u8]> = snap.kvs.iter().map(|kv| kv.key.as_slice()).collect();
+        assert_eq!(keys, [b"/p/a".as_slice(), b"/p/b", b"/p/c"]);
+        let first = &t.requests[0].1;
+        assert_eq!(first["key"], b64("/p/"));
+        assert_eq!(first["range_end"], b64("/p0"));
+        assert_eq!(first["limit"], "2");
+        assert!(first.get("revision").is_none());
+        assert!(first.get("sort_order").is_none());
+        let second = &t.requests[1].1;
+        assert_eq!(second["key"], b64("/p/b\0"));
+        assert_eq!(second["revision"], "7");
+    }
+
+    #[test]
+    fn an_empty_range_has_no_kvs_field() {
+        let mut t = Scripted::new(vec![("e1", Ok(json!({"header": {"revision": "5"}})))]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 10).unwrap();
+        assert_eq!(
+            snap,
+            Snapshot {
+                revision: 5,
+                kvs: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_compacted_revision_restarts_the_read_once() {
+        let compacted = json!({"error": "etcdserver: mvcc: required revision has been compacted", "code": 11, "message": "etcdserver: mvcc: required revision has been compacted"});
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Ok(compacted)),
+            ("e1", Ok(page(9, &["/p/a"], true, 2))),
+            ("e1", Ok(page(9, &["/p/z"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap();
+        assert_eq!(snap.revision, 9);
+        assert_eq!(snap.kvs.len(), 2);
+        assert!(
+            t.requests[2].1.get("revision").is_none(),
+            "the restart reads at a new revision"
+        );
+    }
+
+    #[test]
+    fn a_second_compaction_is_an_error() {
+        let compacted = json!({"code": 11, "message": "required revision has been compacted"});
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Ok(compacted.clone())),
+            ("e1", Ok(page(9, &["/p/a"], true, 2))),
+            ("e1", Ok(compacted)),
+        ]);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        assert!(
+            matches!(err, Error::Gateway(GatewayFailure { code: Some(11), .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_member_passes_the_read_to_the_next_at_the_same_revision() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Err("connection refused".into())),
+            ("e2", Ok(page(7, &["/p/b"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1).unwrap();
+        assert_eq!(snap.kvs.len(), 2);
+        assert_eq!(t.requests[2].1["revision"], "7");
+    }
+
+    #[test]
+    fn no_member_answering_lists_every_endpoint() {
+        let mut t = Scripted::new(vec![
+            ("e1", Err("connection refused".into())),
+            ("e2", Err("timed out".into())),
+        ]);
+        let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Unreachable(vec![
+                EndpointFailure {
+                    endpoint: "e1".into(),
+                    reason: "connection refused".into()
+                },
+                EndpointFailure {
+                    endpoint: "e2".into(),
+                    reason: "timed out".into()
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn a_too_large_answer_halves_the_page() {
+        let too_big = json!({"code": 8, "message": "grpc: received message larger than max"});
+        let mut t = Scripted::new(vec![("e1", Ok(too_big)), ("e1", Ok(page(4, &["/p/a"], false, 1)))]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 100).unwrap();
+        assert_eq!(snap.kvs.len(), 1);
+        assert_eq!(t.requests[1].1["limit"], "50");
+    }
+
+    #[test]
+    fn a_revision_change_between_pages_is_malformed() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Ok(page(8, &["/p/b"], false, 1))),
+        ]);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+    }
+
+    #[test]
+    fn endless_more_is_cut_off() {
+        let answers = (0..10)
+            .map(|i| ("e1", Ok(page(7, &[&format!("/p/{i}")], true, 2))))
+            .collect();
+        let mut t = Scripted::new(answers);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+        assert!(t.requests.len() <= 4, "stopped after {} requests", t.requests.len());
+    }
+
+    #[test]
+    fn non_json_and_bad_base64_are_malformed() {
+        for body in [
+            b"<html>".to_vec(),
+            br#"{"header":{"revision":"1"},"kvs":[{"key":"!!"}]}"#.to_vec(),
+        ] {
+            let mut t = Scripted {
+                answers: VecDeque::from([("e1".to_string(), Ok(HttpResponse { status: 200, body }))]),
+                requests: vec![],
+            };
+            let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+            assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn an_http_error_without_a_gateway_body_keeps_its_start() {
+        let mut t = Scripted {
+            answers: VecDeque::from([(
+                "e1".to_string(),
+                Ok(HttpResponse {
+                    status: 404,
+                    body: b"404 page not found\n".to_vec(),
+                }),
+            )]),
+            requests: vec![],
+        };
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Gateway(GatewayFailure {
+                endpoint: "e1".into(),
+                status: 404,
+                code: None,
+                message: "404 page not found".into()
+            })
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! The pure core: etcd key-value pairs in, a validated Ansible inventory out. No I/O, so
+//! every layout rule is unit-tested natively and the component only adds reading and
+//! printing around it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::layout::{Entry, Prefix, classify};
+
+/// One key-value pair as etcd stores it: bytes, which need not be UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kv {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// Variables of a host or group. Sorted, so the output is byte-for-byte deterministic.
+pub type Vars = BTreeMap<String, String>;
+
+/// Ansible's implicit group that contains every group that has no parent.
+pub const ALL: &str = "all";
+/// Ansible's implicit group of hosts that are in no other group.
+pub const UNGROUPED: &str = "ungrouped";
+/// The top-level key of the script convention that holds host variables; no group may use it.
+pub const META: &str = "_meta";
+
+/// One group in the script convention. Field order is the output order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Group {
+    pub hosts: BTreeSet<String>,
+    pub vars: Vars,
+    pub children: BTreeSet<String>,
+}
+
+/// A whole inventory; serialises to exactly what `--list` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub groups: BTreeMap<String, Group>,
+    pub hostvars: BTreeMap<String, Vars>,
+}
+
+impl Serialize for Inventory {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Meta<'a> {
+            hostvars: &'a BTreeMap<String, Vars>,
+        }
+        let mut map = serializer.serialize_map(Some(self.groups.len() + 1))?;
+        for (name, group) in &self.groups {
+            map.serialize_entry(name, group)?;
+        }
+        map.serialize_entry(
+            META,
+            &Meta {
+                hostvars: &self.hostvars,
+            },
+        )?;
+        map.end()
+    }
+}
+
+/// Keys that fit none of the four kinds: left out, and worth one warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub count: u64,
+    /// The first such key, in key order.
+    pub example: String,
+}
+
+/// A result of the core together with the keys it had to skip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built<T> {
+    pub value: T,
+    pub skipped: Option<Skipped>,
+}
+
+/// Data in etcd that cannot become a correct inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayoutError {
+    /// Children form a loop; the groups along it, the first repeated at the end.
+    ChildrenCycle(Vec<String>),
+    /// `groups/{parent}/all`: `all` contains every group and cannot be anyone's child.
+    AllAsChild { parent: String },
+    /// A group named `_meta` would clash with the script convention's `_meta` key.
+    ReservedGroupName { group: String },
+    /// A key that is not UTF-8, shown with invalid bytes replaced.
+    NonUtf8Key { key: String },
+    /// A variable whose value is not UTF-8.
+    NonUtf8Value { key: String },
+}
+
+/// Builds the whole inventory from every pair under `prefix`.
+pub fn build(prefix: &Prefix, pairs: &[Kv]) -> Result<Built<Inventory>, LayoutError> {
+    let mut inv = Inventory::default();
+    // Children that some group names: everything else hangs directly under `all`.
+    let mut has_parent = BTreeSet::new();
+    // Hosts that belong to a group other than `all` and `ungrouped`.
+    let mut grouped = BTreeSet::new();
+
+    let skipped = for_each_entry(prefix, pairs, |entry, value| {
+        match entry {
+            Entry::HostVar { host, var } => {
+                host_entry(&mut inv, host).insert(var.to_string(), value()?);
+            }
+            Entry::GroupVar { group, var } => {
+                let value = value()?;
+                group_entry(&mut inv, group)?.vars.insert(var.to_string(), value);
+            }
+            Entry::Member { group, host } => {
+                group_entry(&mut inv, group)?.hosts.insert(host.to_string());
+                host_entry(&mut inv, host);
+                if group != ALL && group != UNGROUPED {
+                    grouped.insert(host.to_string());
+                }
+            }
+            Entry::Child { parent, child } => {
+                if child == ALL {
+                    return Err(LayoutError::AllAsChild {
+                        parent: parent.to_string(),
+                    });
+                }
+                group_entry(&mut inv, child)?;
+                group_entry(&mut inv, parent)?.children.insert(child.to_string());
+                has_parent.insert(child.to_string());
+            }
+        }
+        Ok(())
+    })?;
+
+    if let Some(cycle) = find_cycle(&inv.groups) {
+        return Err(LayoutError::ChildrenCycle(cycle));
+    }
+
+    inv.groups.entry(UNGROUPED.to_string()).or_default();
+    let ungrouped: Vec<String> = inv
+        .hostvars
+        .keys()
+        .filter(|host| !grouped.contains(*host))
+        .cloned()
+        .collect();
+    inv.groups
+        .get_mut(UNGROUPED)
+        .expect("inserted above")
+        .hosts
+        .extend(ungrouped);
+
+    let roots: Vec<String> = inv
+        .groups
+        .keys()
+        .filter(|name| *name != ALL && !has_parent.contains(*name))
+        .cloned()
+        .collect();
+    let all = inv.groups.entry(ALL.to_string()).or_default();
+    all.children.extend(roots);
+    all.children.insert(UNGROUPED.to_string());
+
+    Ok(Built { value: inv, skipped })
+}
+
+/// The variables of one host, from the pairs under `prefix`; other keys are ignored, so
+/// the caller may pass just the host's own range. An unknown host has no variables.
+pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv]) -> Result<Built<Vars>, LayoutError> {
+    let mut vars = Vars::new();
+    let skipped = for_each_entry(prefix, pairs, |entry, value| {
+        if let Entry::HostVar { host: h, var } = entry
+            && h == host
+        {
+            vars.insert(var.to_string(), value()?);
+        }
+        Ok(())
+    })?;
+    Ok(Built { value: vars, skipped })
+}
+
+/// Calls `f` with each classified key and a way to read its value as text (values of
+/// membership keys are never read, so their bytes do not matter). Returns the keys that
+/// fit no kind.
+fn for_each_entry<'a>(
+    prefix: &Prefix,
+    pairs: &'a [Kv],
+    mut f: impl FnMut(Entry<'a>, &dyn Fn() -> Result<String, LayoutError>) -> Result<(), LayoutError>,
+) -> Result<Option<Skipped>, LayoutError> {
+    let dir = prefix.dir();
+    let mut skipped: Option<Skipped> = None;
+    for kv in pairs {
+        let key = std::str::from_utf8(&kv.key).map_err(|_| LayoutError::NonUtf8Key {
+            key: String::from_utf8_lossy(&kv.key).into_owned(),
+        })?;
+        match key.strip_prefix(&dir).and_then(classify) {
+            Some(entry) => {
+                let value = || {
+                    String::from_utf8(kv.value.clone()).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
+                };
+                f(entry, &value)?;
+            }
+            None => match &mut skipped {
+                Some(s) => s.count += 1,
+                None => {
+                    skipped = Some(Skipped {
+                        count: 1,
+                        example: key.to_string(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(skipped)
+}
+
+fn host_entry<'i>(inv: &'i mut Inventory, host: &str) -> &'i mut Vars {
+    inv.hostvars.entry(host.to_string()).or_default()
+}
+
+fn group_entry<'i>(inv: &'i mut Inventory, group: &str) -> Result<&'i mut Group, LayoutError> {
+    if group == META {
+        return Err(LayoutError::ReservedGroupName {
+            group: group.to_string(),
+        });
+    }
+    Ok(inv.groups.entry(group.to_string()).or_default())
+}
+
+/// Finds a loop in the children graph by depth-first search, visiting groups and children
+/// in sorted order so the reported loop is always the same one.
+fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        OnPath,
+        Done,
+    }
+    let mut marks: BTreeMap<&str, Mark> = BTreeMap::new();
+    for root in groups.keys() {
+        if marks.contains_key(root.as_str()) {
+            continue;
+        }
+        // Explicit stack of (group, its children iterator) instead of recursion, so a deep
+        // hierarchy cannot overflow the stack.
+        let mut path: Vec<&str> = vec![root];
+        let mut stack = vec![groups[root].children.iter()];
+        marks.insert(root, Mark::OnPath);
+        while let Some(children) = stack.last_mut() {
+            match children.next() {
+                Some(child) => match marks.get(child.as_str()) {
+                    Some(Mark::OnPath) => {
+                        let start = path.iter().position(|g| *g == child).expect("on path");
+                        let mut cycle: Vec<String> = path[start..].iter().map(|g| g.to_string()).collect();
+                        cycle.push(child.clone());
+                        return Some(cycle);
+                    }
+                    Some(Mark::Done) => {}
+                    None => {
+                        marks.insert(child, Mark::OnPath);
+                        path.push(child);
+                        stack.push(groups[child].children.iter());
+                    }
+                },
+                None => {
+                    stack.pop();
+                    let done = path.pop().expect("path follows stack");
+                    marks.insert(done, Mark::Done);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kv(key: &str, value: &str) -> Kv {
+        Kv {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    fn build_json(pairs: &[Kv]) -> serde_json::Value {
+        let built = build(&Prefix::new("/ansible"), pairs).expect("builds");
+        serde_json::to_value(&built.value).unwrap()
+    }
+
+    #[test]
+    fn builds_every_key_kind() {
+        let got = build_json(&[
+            kv("/ansible/groups/prod/web", ""),
+            kv("/ansible/groupvars/all/ntp", "ntp.example"),
+            kv("/ansible/groupvars/web/port", "80"),
+            kv("/ansible/hosts/web/web01", ""),
+            kv("/ansible/hosts/web/web02", ""),
+            kv("/ansible/hosts/db/db01", ""),
+            kv("/ansible/hostvars/web01/ip", "10.0.0.1"),
+            kv("/ansible/hostvars/lonely/ip", "10.0.0.9"),
+        ]);
+        let empty = json!({});
+        assert_eq!(
+            got,
+            json!({
+                "all": {"hosts": [], "vars": {"ntp": "ntp.example"}, "children": ["db", "prod", "ungrouped"]},
+                "prod": {"hosts": [], "vars": {}, "children": ["web"]},
+                "web": {"hosts": ["web01", "web02"], "vars": {"port": "80"}, "children": []},
+                "db": {"hosts": ["db01"], "vars": {}, "children": []},
+                "ungrouped": {"hosts": ["lonely"], "vars": {}, "children": []},
+                "_meta": {"hostvars": {
+                    "db01": empty, "lonely": {"ip": "10.0.0.9"},
+                    "web01": {"ip": "10.0.0.1"}, "web02": empty,
+                }},
+            })
+        );
+    }
+
+    #[test]
+    fn empty_prefix_gives_all_and_ungrouped_only() {
+        assert_eq!(
+            build_json(&[]),
+            json!({
+                "all": {"hosts": [], "vars": {}, "children": ["ungrouped"]},
+                "ungrouped": {"hosts": [], "vars": {}, "children": []},
+                "_meta": {"hostvars": {}},
+            })
+        );
+    }
+
+    #[test]
+    fn output_is_the_same_whatever_the_input_order() {
+        let mut pairs = vec![
+            kv("/ansible/hosts/b/h2", ""),
+            kv("/ansible/hosts/a/h1", ""),
+            kv("/ansible/groups/a/b", ""),
+            kv("/ansible/hostvars/h1/x", "1"),
+        ];
+        let first = serde_json::to_string(&build(&Prefix::new("/ansible"), &pairs).unwrap().value);
+        pairs.reverse();
+        let second = serde_json::to_string(&build(&Prefix::new("/ansible"), &pairs).unwrap().value);
+        assert_eq!(first.unwrap(), second.unwrap());
+    }
+
+    #[test]
+    fn group_names_output_before_meta() {
+        let built = build(&Prefix::new("/ansible"), &[kv("/ansible/hosts/zz/h", "")]).unwrap();
+        let text = serde_json::to_string(&built.value).unwrap();
+        assert!(text.ends_with(r#""_meta":{"hostvars":{"h":{}}}}"#), "{text}");
+    }
+
+    #[test]
+    fn hosts_only_in_all_or_ungrouped_are_ungrouped() {
+        let got = build_json(&[
+            kv("/ansible/hosts/all/a", ""),
+            kv("/ansible/hosts/ungrouped/u", ""),
+            kv("/ansible/hosts/web/w", ""),
+            kv("/ansible/hosts/all/w", ""),
+        ]);
+        assert_eq!(got["ungrouped"]["hosts"], json!(["a", "u"]));
+        assert_eq!(got["all"]["hosts"], json!(["a", "w"]));
+    }
+
+    #[test]
+    fn skipped_keys_are_counted_with_the_first_as_example() {
+        let built = build(
+            &Prefix::new("/ansible"),
+            &[
+                kv("/ansible/hostvars/web01/nginx/port", "80"),
+                kv("/ansible/junk", "x"),
+                kv("/ansible/hostvars/web01/ip", "10.0.0.1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            built.skipped,
+            Some(Skipped {
+                count: 2,
+                example: "/ansible/hostvars/web01/nginx/port".into()
+            })
+        );
+        assert_eq!(built.value.hostvars["web01"]["ip"], "10.0.0.1");
+    }
+
+    #[test]
+    fn keys_outside_the_prefix_directory_are_skipped() {
+        let built = build(&Prefix::new("/ansible"), &[kv("/ansible2/hosts/a/b", "")]).unwrap();
+        assert_eq!(built.skipped.map(|s| s.count), Some(1));
+        assert!(built.value.hostvars.is_empty());
+    }
+
+    #[test]
+    fn a_loop_of_children_is_an_error_naming_it() {
+        let err = build(
+            &Prefix::new("/ansible"),
+            &[
+                kv("/ansible/groups/a/b", ""),
+                kv("/ansible/groups/b/c", ""),
+                kv("/ansible/groups/c/a", ""),
+                kv("/ansible/groups/x/a", ""),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            LayoutError::ChildrenCycle(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+        );
+    }
+
+    #[test]
+    fn a_group_that_is_its_own_child_is_a_loop() {
+        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/groups/a/a", "")]).unwrap_err();
+        assert_eq!(err, LayoutError::ChildrenCycle(vec!["a".into(), "a".into()]));
+    }
+
+    #[test]
+    fn diamonds_are_not_loops() {
+        let got = build_json(&[
+            kv("/ansible/groups/top/left", ""),
+            kv("/ansible/groups/top/right", ""),
+            kv("/ansible/groups/left/bottom", ""),
+            kv("/ansible/groups/right/bottom", ""),
+        ]);
+        assert_eq!(got["all"]["children"], json!(["top", "ungrouped"]));
+    }
+
+    #[test]
+    fn all_cannot_be_a_child() {
+        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/groups/web/all", "")]).unwrap_err();
+        assert_eq!(err, LayoutError::AllAsChild { parent: "web".into() });
+    }
+
+    #[test]
+    fn meta_is_not_a_group_name() {
+        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/hosts/_meta/h", "")]).unwrap_err();
+        assert_eq!(err, LayoutError::ReservedGroupName { group: "_meta".into() });
+    }
+
+    #[test]
+    fn a_non_utf8_value_is_an_error_naming_the_key() {
+        let pairs = [Kv {
+            key: b"/ansible/hostvars/h/x".to_vec(),
+            value: vec![0xff, 0xfe],
+        }];
+        let err = build(&Prefix::new("/ansible"), &pairs).unwrap_err();
+        assert_eq!(
+            err,
+            LayoutError::NonUtf8Value {
+                key: "/ansible/hostvars/h/x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn membership_values_are_not_read() {
+        let pairs = [Kv {
+            key: b"/ansible/hosts/web/h".to_vec(),
+            value: vec![0xff],
+        }];
+        assert!(build(&Prefix::new("/ansible"), &pairs).is_ok());
+    }
+
+    #[test]
+    fn a_non_utf8_key_is_an_error() {
+        let pairs = [Kv {
+            key: b"/ansible/hosts/w\xffb/h".to_vec(),
+            value: vec![],
+        }];
+        let err = build(&Prefix::new("/ansible"), &pairs).unwrap_err();
+        assert_eq!(
+            err,
+            LayoutError::NonUtf8Key {
+                key: "/ansible/hosts/w\u{fffd}b/h".into()
+            }
+        );
+    }
+
+    #[test]
+    fn host_vars_reads_one_host() {
+        let pairs = [
+            kv("/ansible/hostvars/web01/ip", "10.0.0.1"),
+            kv("/ansible/hostvars/web01/port", "22"),
+            kv("/ansible/hostvars/web02/ip", "10.0.0.2"),
+        ];
+        let built = host_vars(&Prefix::new("/ansible"), "web01", &pairs).unwrap();
+        assert_eq!(
+            serde_json::to_value(&built.value).unwrap(),
+            json!({"ip": "10.0.0.1", "port": "22"})
+        );
+        let unknown = host_vars(&Prefix::new("/ansible"), "nope", &pairs).unwrap();
+        assert!(unknown.value.is_empty());
+    }
+}

@@ -1,0 +1,175 @@
+//! The key layout: which etcd keys under a prefix mean what. This is the one place that
+//! knows the four key kinds; everything else asks it.
+
+/// An inventory prefix such as `/ansible`, normalised without trailing slashes so that
+/// `/ansible` and `/ansible/` name the same inventory and neither matches `/ansible2/...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix(String);
+
+impl Prefix {
+    /// Normalises `raw`; `/` alone (or the empty string) is the root of the keyspace.
+    pub fn new(raw: &str) -> Prefix {
+        Prefix(raw.trim_end_matches('/').to_string())
+    }
+
+    /// The prefix as users write it, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Every inventory key starts with this: the prefix and one `/`.
+    pub fn dir(&self) -> String {
+        format!("{}/", self.0)
+    }
+
+    /// The etcd key range `[start, end)` that holds the whole inventory.
+    pub fn range(&self) -> KeyRange {
+        KeyRange::with_prefix(self.dir().into_bytes())
+    }
+
+    /// The key range that holds the variables of one host.
+    pub fn host_vars_range(&self, host: &str) -> KeyRange {
+        KeyRange::with_prefix(format!("{}/{}/{}/", self.0, HOSTVARS, host).into_bytes())
+    }
+}
+
+/// A half-open etcd key range, as the range API takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub start: Vec<u8>,
+    pub end: Vec<u8>,
+}
+
+impl KeyRange {
+    /// All keys that begin with `prefix`: etcd's "prefix end" is the prefix with its last
+    /// byte below 0xff incremented (what etcdctl's `--prefix` computes).
+    pub fn with_prefix(prefix: Vec<u8>) -> KeyRange {
+        let mut end = prefix.clone();
+        while let Some(last) = end.pop() {
+            if last < 0xff {
+                end.push(last + 1);
+                break;
+            }
+        }
+        // All 0xff (or empty): `\0` as range_end means "every key from start on".
+        if end.is_empty() {
+            end.push(0);
+        }
+        KeyRange { start: prefix, end }
+    }
+}
+
+const HOSTVARS: &str = "hostvars";
+const GROUPVARS: &str = "groupvars";
+const HOSTS: &str = "hosts";
+const GROUPS: &str = "groups";
+
+/// What one key under the prefix says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// `hostvars/{host}/{var}`: the value is the host's variable.
+    HostVar { host: &'a str, var: &'a str },
+    /// `groupvars/{group}/{var}`: the value is the group's variable.
+    GroupVar { group: &'a str, var: &'a str },
+    /// `hosts/{group}/{host}`: the host is a member of the group (the value is unused).
+    Member { group: &'a str, host: &'a str },
+    /// `groups/{parent}/{child}`: the child is a child group of parent (the value is unused).
+    Child { parent: &'a str, child: &'a str },
+}
+
+/// Reads `rest`, a key with the prefix directory already removed. Returns `None` for keys
+/// of any other shape: another kind, too few or too many segments, or an empty segment.
+pub fn classify(rest: &str) -> Option<Entry<'_>> {
+    let mut parts = rest.split('/');
+    let (kind, a, b) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || a.is_empty() || b.is_empty() {
+        return None;
+    }
+    Some(match kind {
+        HOSTVARS => Entry::HostVar { host: a, var: b },
+        GROUPVARS => Entry::GroupVar { group: a, var: b },
+        HOSTS => Entry::Member { group: a, host: b },
+        GROUPS => Entry::Child { parent: a, child: b },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ignores_trailing_slashes() {
+        assert_eq!(Prefix::new("/ansible/"), Prefix::new("/ansible"));
+        assert_eq!(Prefix::new("/ansible//").dir(), "/ansible/");
+        assert_eq!(Prefix::new("/").dir(), "/");
+    }
+
+    #[test]
+    fn prefix_range_excludes_sibling_prefixes() {
+        let range = Prefix::new("/ansible").range();
+        assert_eq!(range.start, b"/ansible/");
+        assert_eq!(range.end, b"/ansible0");
+        // `/ansible2/...` sorts after the range end, `/ansible/...` inside it.
+        assert!(b"/ansible2/hosts/a/b".as_slice() >= range.end.as_slice());
+        assert!(b"/ansible/hosts/a/b".as_slice() < range.end.as_slice());
+    }
+
+    #[test]
+    fn range_end_carries_over_0xff() {
+        assert_eq!(KeyRange::with_prefix(vec![b'a', 0xff]).end, b"b");
+        assert_eq!(KeyRange::with_prefix(vec![0xff]).end, vec![0]);
+    }
+
+    #[test]
+    fn host_vars_range_covers_one_host_only() {
+        let range = Prefix::new("/ansible/").host_vars_range("web01");
+        assert_eq!(range.start, b"/ansible/hostvars/web01/");
+        assert_eq!(range.end, b"/ansible/hostvars/web010");
+    }
+
+    #[test]
+    fn classify_reads_the_four_kinds() {
+        assert_eq!(
+            classify("hostvars/web01/port"),
+            Some(Entry::HostVar {
+                host: "web01",
+                var: "port"
+            })
+        );
+        assert_eq!(
+            classify("groupvars/web/x"),
+            Some(Entry::GroupVar { group: "web", var: "x" })
+        );
+        assert_eq!(
+            classify("hosts/web/web01"),
+            Some(Entry::Member {
+                group: "web",
+                host: "web01"
+            })
+        );
+        assert_eq!(
+            classify("groups/prod/web"),
+            Some(Entry::Child {
+                parent: "prod",
+                child: "web"
+            })
+        );
+    }
+
+    #[test]
+    fn classify_rejects_other_shapes() {
+        for key in [
+            "hostvars/web01/nginx/port",
+            "hostvars/web01",
+            "hostvars/web01/",
+            "hostvars//port",
+            "hosts",
+            "",
+            "other/a/b",
+            "Hosts/a/b",
+        ] {
+            assert_eq!(classify(key), None, "{key:?} should not classify");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! etcd-inventory: an Ansible inventory read from etcd, as a WASI component.
+//!
+//! The crate is the component (`wasm32-wasip2`, a cdylib) and, natively, the library its
+//! host and tests share. The modules split the work:
+//! - [`layout`]: which keys mean what (the key layout, in one place);
+//! - [`inventory`]: the pure core, key-value pairs to a validated inventory;
+//! - [`gateway`]: consistent paged reads over etcd's v3 JSON gateway, behind a transport;
+//! - [`settings`]: flag > environment > etcd.ini > default, for every shell;
+//! - [`cli`]: the component's own command line for stock hosts;
+//! - [`error`]: the one error type and its rendering.
+//!
+//! The WIT bindings and the `wasi:http` transport live in a private module compiled only
+//! for wasm32.
+
+pub mod cli;
+pub mod error;
+pub mod gateway;
+pub mod inventory;
+pub mod layout;
+pub mod settings;
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
+
+use error::Error;
+use gateway::Transport;
+use inventory::Skipped;
+use layout::Prefix;
+use settings::Settings;
+
+/// A rendered answer: the JSON an inventory script prints, and what to warn about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub json: String,
+    pub skipped: Option<Skipped>,
+    /// The etcd revision everything was read at.
+    pub revision: i64,
+}
+
+/// `--list`: reads the whole prefix in one snapshot and renders the inventory.
+pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Answer, Error> {
+    let snapshot = gateway::read_range(
+        transport,
+        &settings.endpoints,
+        &settings.prefix.range(),
+        settings.page_size,
+    )?;
+    let built = inventory::build(&settings.prefix, &snapshot.kvs)?;
+    Ok(Answer {
+        json: to_json(&built.value),
+        skipped: built.skipped,
+        revision: snapshot.revision,
+    })
+}
+
+/// `--host NAME`: reads only that host's variables; `{}` for an unknown host.
+pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str) -> Result<Answer, Error> {
+    let range = settings.prefix.host_vars_range(host);
+    let snapshot = gateway::read_range(transport, &settings.endpoints, &range, settings.page_size)?;
+    let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs)?;
+    Ok(Answer {
+        json: to_json(&built.value),
+        skipped: built.skipped,
+        revision: snapshot.revision,
+    })
+}
+
+/// The warning for skipped keys: one line, whatever their number.
+pub fn skipped_warning(prefix: &Prefix, skipped: &Skipped) -> String {
+    format!(
+        "skipped {} key(s) under {}/ that fit none of hostvars/HOST/VAR, groupvars/GROUP/VAR, hosts/GROUP/HOST, groups/PARENT/CHILD, e.g. {}",
+        skipped.count,
+        prefix.as_str(),
+        skipped.example
+    )
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    // Maps with string keys and string leaves: serialisation cannot fail.
+    serde_json::to_string(value).expect("inventory JSON serialises")
+}

@@ -1,0 +1,8 @@
+//! The native host of the etcd-inventory component: loads the precompiled component into
+//! wasmtime with a sandbox that lets it reach only the configured etcd endpoints, and calls
+//! its typed `inventory` export. The `etcd-inventory` binary is a thin shell around this.
+
+pub mod engine_config;
+pub mod sandbox;
+
+pub use sandbox::{EgressPolicy, Sandbox};

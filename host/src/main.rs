@@ -1,0 +1,103 @@
+//! `etcd-inventory`: an Ansible inventory script (`--list`, `--host NAME`) that reads etcd.
+//! Settings are resolved by the component crate's one implementation; the inventory is
+//! built by the component, run in a wasmtime sandbox. Errors: one line on stderr, nothing on
+//! stdout, exit 1 (usage errors exit 2, as clap does).
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use etcd_inventory::cli::Mode;
+use etcd_inventory::settings::{self, Flags};
+use etcd_inventory_host::{EgressPolicy, Sandbox};
+
+/// Ansible dynamic inventory from etcd (v3 JSON gateway), run in a WebAssembly sandbox.
+///
+/// Settings: flag > environment > etcd.ini (ETCD_INI_PATH, else etcd.ini beside this
+/// binary; [etcd] host, port, prefix, secure) > default.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host"])))]
+struct Cli {
+    /// Print the whole inventory (Ansible inventory-script JSON).
+    #[arg(long)]
+    list: bool,
+    /// Print one host's variables ({} for an unknown host).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// etcd endpoints, comma-separated [env: ETCDCTL_ENDPOINTS] [default: http://127.0.0.1:2379]
+    #[arg(long, value_name = "URLS")]
+    endpoints: Option<String>,
+    /// Key prefix of the inventory [env: ETCD_INVENTORY_PREFIX] [default: /ansible]
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Keys per range request [env: ETCD_INVENTORY_PAGE_SIZE] [default: 1000]
+    #[arg(long, value_name = "N")]
+    page_size: Option<String>,
+    /// Time to connect to one endpoint [env: ETCDCTL_DIAL_TIMEOUT] [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    dial_timeout: Option<String>,
+    /// Time to wait for one answer [env: ETCD_INVENTORY_REQUEST_TIMEOUT] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    request_timeout: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(json) => {
+            let mut out = std::io::stdout().lock();
+            match out
+                .write_all(json.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("cannot write the inventory: {e}")),
+            }
+        }
+        Err(message) => fail(message),
+    }
+}
+
+/// Everything but printing: the JSON to print, or the one line that says what failed.
+fn run(cli: Cli) -> Result<String, String> {
+    let mode = match cli.host {
+        Some(host) => Mode::Host(host),
+        None => Mode::List,
+    };
+    let flags = Flags {
+        endpoints: cli.endpoints,
+        prefix: cli.prefix,
+        page_size: cli.page_size,
+        dial_timeout: cli.dial_timeout,
+        request_timeout: cli.request_timeout,
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let exe = std::env::current_exe().ok();
+    let ini = settings::load_ini(&env, exe.as_deref()).map_err(|e| e.to_string())?;
+    let settings = settings::resolve(&flags, &env, ini.as_ref()).map_err(|e| e.to_string())?;
+    let egress = EgressPolicy::endpoints(&settings.endpoints).map_err(|e| e.to_string())?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
+    let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {e:#}"))?;
+    let answer = runtime
+        .block_on(sandbox.run(&mode, &settings, &egress))
+        .map_err(|trap| format!("the component failed: {trap:#}"))?
+        .map_err(|e| e.to_string())?;
+    if let Some(skipped) = &answer.skipped {
+        eprintln!(
+            "etcd-inventory: warning: {}",
+            etcd_inventory::skipped_warning(&settings.prefix, skipped)
+        );
+    }
+    Ok(answer.json)
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("etcd-inventory: {message}");
+    ExitCode::FAILURE
+}

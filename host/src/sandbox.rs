@@ -1,0 +1,218 @@
+//! Runs the component: no filesystem, no environment, no sockets, and outbound HTTP only to
+//! the endpoints of an [`EgressPolicy`]. Answers come back as the core's types, so errors
+//! are rendered by the core's one `Display`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
+use etcd_inventory::inventory::{LayoutError, Skipped};
+use etcd_inventory::settings::{Endpoint, Settings};
+use etcd_inventory::{Answer, cli::Mode};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "etcd-inventory:inventory/etcd-inventory",
+        exports: { default: async },
+        with: {
+            "wasi": wasmtime_wasi::p2::bindings,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        },
+    });
+}
+
+use bindings::exports::etcd_inventory::inventory::inventory as wit;
+
+/// The component, compiled ahead of time by build.rs for this binary's target.
+static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.cwasm"));
+
+/// The loaded component, ready to be instantiated once per call.
+pub struct Sandbox {
+    engine: Engine,
+    pre: bindings::EtcdInventoryPre<State>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Loads the embedded precompiled component and links WASI and `wasi:http` for it.
+    pub fn new() -> wasmtime::Result<Sandbox> {
+        let engine = Engine::new(&crate::engine_config::config())?;
+        // SAFETY: the bytes are the output of `Engine::precompile_component` from build.rs,
+        // embedded in this binary at compile time, with the same engine configuration.
+        let component = unsafe { Component::deserialize(&engine, PRECOMPILED)? };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = bindings::EtcdInventoryPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Sandbox { engine, pre })
+    }
+
+    /// Answers `--list` or `--host NAME` by calling the component's typed export. The outer
+    /// `Err` is a failure of the sandbox itself (a trap); the inner one the component's.
+    pub async fn run(
+        &self,
+        mode: &Mode,
+        settings: &Settings,
+        egress: &EgressPolicy,
+    ) -> wasmtime::Result<Result<Answer, Error>> {
+        let state = State {
+            // Nothing from the host's environment, arguments or filesystem.
+            wasi: WasiCtxBuilder::new().build(),
+            http: WasiHttpCtx::new(),
+            hooks: egress.clone(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let api = instance.etcd_inventory_inventory_inventory();
+        let options = to_options(settings);
+        let result = match mode {
+            Mode::List => api.call_list_inventory(&mut store, &options).await?,
+            Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await?,
+        };
+        Ok(result.map(from_output).map_err(from_error))
+    }
+}
+
+/// Which endpoints the component may send HTTP requests to: exactly the configured ones,
+/// same scheme, same host and port. Everything else is refused with `HttpRequestDenied`.
+#[derive(Debug, Clone)]
+pub struct EgressPolicy {
+    allowed: Arc<Vec<Endpoint>>,
+}
+
+impl EgressPolicy {
+    /// Allows the given endpoint URLs (as in [`Settings::endpoints`]).
+    pub fn endpoints(urls: &[String]) -> Result<EgressPolicy, Error> {
+        let allowed = urls
+            .iter()
+            .map(|url| Endpoint::parse(url).map_err(|why| Error::InvalidOptions(format!("endpoint {url:?}: {why}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(EgressPolicy {
+            allowed: Arc::new(allowed),
+        })
+    }
+
+    fn allows(&self, uri: &http::Uri) -> bool {
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return false;
+        };
+        self.allowed
+            .iter()
+            .any(|e| e.scheme.eq_ignore_ascii_case(scheme) && e.authority.eq_ignore_ascii_case(authority.as_str()))
+    }
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for EgressPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _body_result: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> ResponseFuture {
+        if !self.allows(request.uri()) {
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: EgressPolicy,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+fn to_options(s: &Settings) -> wit::Options {
+    wit::Options {
+        endpoints: s.endpoints.clone(),
+        prefix: s.prefix.as_str().to_string(),
+        page_size: s.page_size,
+        connect_timeout_ms: s.dial_timeout_ms,
+        request_timeout_ms: s.request_timeout_ms,
+    }
+}
+
+fn from_output(o: wit::Output) -> Answer {
+    Answer {
+        json: o.json,
+        skipped: o.skipped.map(|s| Skipped {
+            count: s.count,
+            example: s.example,
+        }),
+        revision: o.revision,
+    }
+}
+
+fn from_failure(f: wit::EndpointFailure) -> EndpointFailure {
+    EndpointFailure {
+        endpoint: f.endpoint,
+        reason: f.reason,
+    }
+}
+
+/// The WIT error back into the core's, whose `Display` is the one rendering of errors.
+fn from_error(e: wit::Error) -> Error {
+    match e {
+        wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
+        wit::Error::Unreachable(failures) => Error::Unreachable(failures.into_iter().map(from_failure).collect()),
+        wit::Error::Gateway(g) => Error::Gateway(GatewayFailure {
+            endpoint: g.endpoint,
+            status: g.status,
+            code: g.code,
+            message: g.message,
+        }),
+        wit::Error::MalformedResponse(f) => Error::MalformedResponse(from_failure(f)),
+        wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
+        wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
+        wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
+        wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
+        wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
+    }
+}

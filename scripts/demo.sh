@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The demo: starts a throwaway etcd on a free loopback port, loads the sample inventory
+# (tests/data/sample.kv), prints `etcd-inventory --list` and `--host web01`, stops etcd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_wasm_target
+ensure_apt_tools etcd:etcd-server etcdctl:etcd-client
+step "building etcd-inventory (cargo build --release)"
+cargo build --release --locked
+bin=$PWD/target/release/etcd-inventory
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+dir=$(mktemp -d)
+client="http://127.0.0.1:$(free_port)"
+peer="http://127.0.0.1:$(free_port)"
+etcd --name demo --data-dir "$dir/data" --listen-client-urls "$client" --advertise-client-urls "$client" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" --initial-cluster "demo=$peer" \
+    >"$dir/etcd.log" 2>&1 &
+etcd_pid=$!
+trap 'kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+
+export ETCDCTL_API=3 ETCDCTL_ENDPOINTS="$client"
+for _ in $(seq 1 100); do
+    etcdctl endpoint health >/dev/null 2>&1 && break
+    sleep 0.2
+done
+etcdctl endpoint health >/dev/null 2>&1 || { cat "$dir/etcd.log" >&2; echo "etcd did not start" >&2; exit 1; }
+
+step "loading tests/data/sample.kv under /ansible into etcd at $client"
+grep -v -e '^#' -e '^$' tests/data/sample.kv | while IFS= read -r line; do
+    key=${line%%=*}
+    value=""
+    [ "$key" != "$line" ] && value=${line#*=}
+    etcdctl put "/ansible/$key" "$value" >/dev/null
+    echo "  /ansible/$key${value:+ = $value}"
+done
+
+step "etcd-inventory --list"
+"$bin" --list | python3 -m json.tool
+step "etcd-inventory --host web01"
+"$bin" --host web01 | python3 -m json.tool

@@ -1,0 +1,38 @@
+//! The real `ansible-inventory` reads our binary as an inventory script and sees exactly
+//! what it sees in the equivalent static YAML inventory.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{Etcd, SAMPLE_KV, binary, clean_command, run, sample_yaml, tool};
+
+/// `ansible-inventory -i SOURCE --list`, with unparsable sources made fatal (by default
+/// Ansible only warns and goes on with an empty inventory).
+fn ansible_inventory(source: &Path, etcd: &Etcd) -> Value {
+    let home = tempfile::tempdir().expect("temp home");
+    let run = run(clean_command(tool("ansible-inventory", "ANSIBLE_INVENTORY_BIN"))
+        .arg("-i")
+        .arg(source)
+        .arg("--list")
+        .env("HOME", home.path())
+        .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .env("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "true")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+    assert_eq!(run.code, Some(0), "ansible-inventory -i {}: {run:#?}", source.display());
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("ansible-inventory printed no JSON ({e}): {run:#?}"))
+}
+
+#[test]
+fn ansible_inventory_sees_the_same_inventory_as_from_static_yaml() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    let from_yaml = ansible_inventory(&sample_yaml(), &etcd);
+    let from_etcd = ansible_inventory(Path::new(binary()), &etcd);
+    assert_eq!(from_etcd, from_yaml);
+    // The host with only host variables is kept, in ungrouped, with its variables.
+    assert_eq!(from_etcd["ungrouped"]["hosts"], serde_json::json!(["bastion"]));
+    assert_eq!(from_etcd["_meta"]["hostvars"]["bastion"]["ansible_host"], "10.0.0.1");
+}

@@ -1,0 +1,14 @@
+//! Integration tests: every test starts its own real etcd on a free loopback port (killed
+//! when the test ends) and runs the real `etcd-inventory` binary, the real
+//! `ansible-inventory` and the stock `wasmtime` CLI against it. scripts/test.sh installs
+//! those tools.
+
+mod support;
+
+mod ansible;
+mod errors;
+mod host;
+mod list;
+mod sandbox;
+mod settings;
+mod wasmtime_cli;

@@ -1,0 +1,89 @@
+//! A loopback HTTP server that gives every request the same canned answer: a stand-in for
+//! something at the endpoint that is not etcd's gateway. It serves a bounded number of
+//! connections and stops with the fixture.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub struct HttpStub {
+    pub endpoint: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpStub {
+    /// Serves `status` with `body` to up to 16 connections.
+    pub fn start(status: &str, body: &str) -> HttpStub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut served = 0;
+            // Bounded: 16 answers or 60 s of polling, whichever comes first.
+            for _ in 0..6000 {
+                if stopped.load(Ordering::Relaxed) || served == 16 {
+                    return;
+                }
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        served += 1;
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                        read_request(&mut stream);
+                        let _ = stream.write_all(answer.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        HttpStub {
+            endpoint,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Reads one request, headers and `content-length` body, so that closing the connection
+/// afterwards does not reset it under the client. Bounded by size and the read timeout.
+fn read_request(stream: &mut std::net::TcpStream) {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while seen.len() < 1 << 20 {
+        let Ok(n) = stream.read(&mut chunk) else { return };
+        if n == 0 {
+            return;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if seen.len() >= end + 4 + length {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for HttpStub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Shared test helpers: the etcd fixture, running our binary, loopback fake servers and
+//! locating external tools (etcd, ansible-inventory, wasmtime), which scripts/test.sh installs.
+
+pub mod etcd;
+pub mod http_stub;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use etcd::Etcd;
+use serde_json::Value;
+
+/// The sample inventory, in the key layout.
+pub const SAMPLE_KV: &str = include_str!("../../data/sample.kv");
+/// Path of the same inventory as static YAML.
+pub fn sample_yaml() -> PathBuf {
+    repo_root().join("tests/data/sample.yml")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// Path of our binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_etcd-inventory")
+}
+
+/// Settings variables that must not leak from the developer's shell into a test.
+const SETTINGS_ENV: [&str; 6] = [
+    "ETCDCTL_ENDPOINTS",
+    "ETCDCTL_DIAL_TIMEOUT",
+    "ETCD_INVENTORY_PREFIX",
+    "ETCD_INVENTORY_PAGE_SIZE",
+    "ETCD_INVENTORY_REQUEST_TIMEOUT",
+    "ETCD_INI_PATH",
+];
+
+/// A command with the settings environment cleared.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for var in SETTINGS_ENV {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// What a process did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and parses stdout as JSON.
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, Some(0), "expected success, got {self:#?}");
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// Asserts the error discipline: exit 1, nothing on stdout, one line on stderr
+    /// containing every one of `needles`; returns that line.
+    pub fn failure(&self, needles: &[&str]) -> String {
+        assert_eq!(self.code, Some(1), "expected exit 1: {self:#?}");
+        assert_eq!(self.stdout, "", "stdout must stay empty on error: {self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one stderr line: {self:#?}");
+        for needle in needles {
+            assert!(lines[0].contains(needle), "stderr should mention {needle:?}: {self:#?}");
+        }
+        lines[0].to_string()
+    }
+}
+
+pub fn run(command: &mut Command) -> Run {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs our binary against `etcd` with `args`.
+pub fn inventory(etcd: &Etcd, args: &[&str]) -> Run {
+    run(clean_command(binary()).env("ETCDCTL_ENDPOINTS", &etcd.endpoint).args(args))
+}
+
+/// An external tool: `$VAR` if set, else the repository's venv (for Ansible), else `PATH`.
+pub fn tool(name: &str, var: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    let venv = repo_root().join(".venv/bin").join(name);
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| panic!("{name} not found (set {var}, or run scripts/test.sh, which installs it)"))
+}
+
+/// Makes a spawned server die with the test process, even if the test aborts before Drop.
+pub fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec here.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
