@@ -14,7 +14,9 @@ fn an_unreachable_etcd_fails_naming_the_endpoint() {
 fn every_endpoint_is_named_when_none_answers() {
     let (a, b) = (free_port(), free_port());
     let endpoints = format!("127.0.0.1:{a},http://127.0.0.1:{b}");
-    let run = run(clean_command(binary()).args(["--host", "x"]).env("ETCDCTL_ENDPOINTS", endpoints));
+    let run = run(clean_command(binary())
+        .args(["--host", "x"])
+        .env("ETCDCTL_ENDPOINTS", endpoints));
     run.failure(&[
         "any of 2 endpoints",
         &format!("http://127.0.0.1:{a}: connection refused"),
@@ -35,7 +37,10 @@ fn a_dead_first_endpoint_passes_the_read_to_the_next() {
 fn an_http_error_from_something_else_fails_with_its_status() {
     let stub = HttpStub::start("404 Not Found", "404 page not found");
     let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
-    run.failure(&[&format!("etcd at {} answered HTTP 404: 404 page not found", stub.endpoint), "gateway"]);
+    run.failure(&[
+        &format!("etcd at {} answered HTTP 404: 404 page not found", stub.endpoint),
+        "gateway",
+    ]);
 }
 
 #[test]
@@ -48,7 +53,11 @@ fn a_gateway_error_body_is_reported_with_its_message() {
 
 #[test]
 fn a_malformed_answer_fails_without_a_partial_inventory() {
-    for body in ["<html>hello</html>", r#"{"header":{"revision":"3"},"kvs":[{"key":"%%%"}]}"#, r#"{"kvs":[]}"#] {
+    for body in [
+        "<html>hello</html>",
+        r#"{"header":{"revision":"3"},"kvs":[{"key":"%%%"}]}"#,
+        r#"{"kvs":[]}"#,
+    ] {
         let stub = HttpStub::start("200 OK", body);
         let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
         run.failure(&[&stub.endpoint, "invalid range response"]);
@@ -57,7 +66,9 @@ fn a_malformed_answer_fails_without_a_partial_inventory() {
 
 #[test]
 fn bad_settings_fail_naming_their_source() {
-    let run = run(clean_command(binary()).arg("--list").env("ETCDCTL_ENDPOINTS", "ftp://127.0.0.1:1"));
+    let run = run(clean_command(binary())
+        .arg("--list")
+        .env("ETCDCTL_ENDPOINTS", "ftp://127.0.0.1:1"));
     run.failure(&["ETCDCTL_ENDPOINTS", "ftp"]);
     let run = crate::support::run(clean_command(binary()).args(["--list", "--page-size", "zero"]));
     run.failure(&["--page-size", "\"zero\""]);

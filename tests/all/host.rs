@@ -11,7 +11,10 @@ fn host_prints_its_variables() {
     // A host whose name extends web01's must not leak into it.
     etcd.put(&[("/ansible/hostvars/web010/ansible_host", "10.9.9.9")]);
     let run = inventory(&etcd, &["--host", "web01"]);
-    assert_eq!(run.json(), json!({"ansible_host": "10.0.0.11", "ansible_connection": "local"}));
+    assert_eq!(
+        run.json(),
+        json!({"ansible_host": "10.0.0.11", "ansible_connection": "local"})
+    );
     assert_eq!(run.stderr, "");
 }
 

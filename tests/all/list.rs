@@ -33,7 +33,11 @@ fn list_builds_groups_vars_children_ungrouped_and_meta() {
 fn list_reads_the_given_prefix_only_with_or_without_trailing_slash() {
     let etcd = Etcd::start();
     etcd.load("/ansible", SAMPLE_KV);
-    etcd.put(&[("/ansible2/hosts/other/intruder", ""), ("/ansibl/hosts/x/y", ""), ("/ansible", "")]);
+    etcd.put(&[
+        ("/ansible2/hosts/other/intruder", ""),
+        ("/ansibl/hosts/x/y", ""),
+        ("/ansible", ""),
+    ]);
     let plain = inventory(&etcd, &["--list", "--prefix", "/ansible"]);
     let slash = inventory(&etcd, &["--list", "--prefix", "/ansible/"]);
     assert_eq!(plain.json(), sample_expected());
@@ -75,7 +79,10 @@ fn unknown_keys_are_skipped_with_one_warning_naming_count_and_example() {
 #[test]
 fn output_is_byte_identical_whatever_the_write_order() {
     let etcd = Etcd::start();
-    let lines: Vec<&str> = SAMPLE_KV.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let lines: Vec<&str> = SAMPLE_KV
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     etcd.load("/forward", &lines.join("\n"));
     let reversed: Vec<&str> = lines.iter().rev().copied().collect();
     etcd.load("/backward", &reversed.join("\n"));

@@ -16,9 +16,14 @@ fn settings_for(endpoint: &str) -> etcd_inventory::settings::Settings {
 }
 
 fn run(settings: &etcd_inventory::settings::Settings, egress: &EgressPolicy) -> Result<etcd_inventory::Answer, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let sandbox = Sandbox::new().expect("load the component");
-    runtime.block_on(sandbox.run(&Mode::List, settings, egress)).expect("no trap")
+    runtime
+        .block_on(sandbox.run(&Mode::List, settings, egress))
+        .expect("no trap")
 }
 
 #[test]

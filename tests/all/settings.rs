@@ -15,7 +15,12 @@ fn write_ini(etcd: &Etcd, prefix: &str) -> std::path::PathBuf {
 
 fn hosts_of(run: crate::support::Run) -> Vec<String> {
     let json = run.json();
-    let mut hosts: Vec<String> = json["_meta"]["hostvars"].as_object().expect("hostvars").keys().cloned().collect();
+    let mut hosts: Vec<String> = json["_meta"]["hostvars"]
+        .as_object()
+        .expect("hostvars")
+        .keys()
+        .cloned()
+        .collect();
     hosts.sort();
     hosts
 }
@@ -32,7 +37,11 @@ fn a_classic_etcd_ini_supplies_endpoint_and_prefix() {
 #[test]
 fn environment_beats_ini_and_flag_beats_environment() {
     let etcd = Etcd::start();
-    etcd.put(&[("/ini/hosts/g/from-ini", ""), ("/env/hosts/g/from-env", ""), ("/flag/hosts/g/from-flag", "")]);
+    etcd.put(&[
+        ("/ini/hosts/g/from-ini", ""),
+        ("/env/hosts/g/from-env", ""),
+        ("/flag/hosts/g/from-flag", ""),
+    ]);
     let ini = write_ini(&etcd, "/ini");
     let base = || {
         let mut c = clean_command(binary());
@@ -41,7 +50,12 @@ fn environment_beats_ini_and_flag_beats_environment() {
     };
     assert_eq!(hosts_of(run(&mut base())), ["from-ini"]);
     assert_eq!(hosts_of(run(base().env("ETCD_INVENTORY_PREFIX", "/env"))), ["from-env"]);
-    assert_eq!(hosts_of(run(base().env("ETCD_INVENTORY_PREFIX", "/env").args(["--prefix", "/flag"]))), ["from-flag"]);
+    assert_eq!(
+        hosts_of(run(base()
+            .env("ETCD_INVENTORY_PREFIX", "/env")
+            .args(["--prefix", "/flag"]))),
+        ["from-flag"]
+    );
 }
 
 #[test]
@@ -53,11 +67,16 @@ fn etcd_ini_beside_the_executable_is_read() {
     let exe = dir.path().join("etcd-inventory");
     std::fs::copy(binary(), &exe).expect("copy binary");
     std::fs::copy(write_ini(&etcd, "/beside"), dir.path().join("etcd.ini")).expect("copy ini");
-    assert_eq!(hosts_of(run(clean_command(&exe).arg("--list"))), ["bastion", "db01", "web01", "web02"]);
+    assert_eq!(
+        hosts_of(run(clean_command(&exe).arg("--list"))),
+        ["bastion", "db01", "web01", "web02"]
+    );
 }
 
 #[test]
 fn a_named_etcd_ini_that_is_missing_is_an_error() {
-    let run = run(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", "/nonexistent/etcd.ini"));
+    let run = run(clean_command(binary())
+        .arg("--list")
+        .env("ETCD_INI_PATH", "/nonexistent/etcd.ini"));
     run.failure(&["/nonexistent/etcd.ini", "ETCD_INI_PATH"]);
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{Etcd, SAMPLE_KV, Run, clean_command, etcd::free_port, inventory, run, tool};
+use crate::support::{Etcd, Run, SAMPLE_KV, clean_command, etcd::free_port, inventory, run, tool};
 
 /// The component build.rs built and precompiled.
 const WASM: &str = env!("ETCD_INVENTORY_WASM");
@@ -24,7 +24,12 @@ fn stock_wasmtime_prints_what_the_binary_prints() {
     etcd.load("/ansible", SAMPLE_KV);
     etcd.put(&[("/ansible/hostvars/web01/deep/key", "x")]);
     let env = [("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str())];
-    for args in [&["--list"][..], &["--host", "web01"], &["--host", "nobody"], &["--list", "--page-size", "3"]] {
+    for args in [
+        &["--list"][..],
+        &["--host", "web01"],
+        &["--host", "nobody"],
+        &["--list", "--page-size", "3"],
+    ] {
         let stock = wasmtime_run(&env, &[], args);
         let ours = inventory(&etcd, args);
         assert_eq!(stock.code, Some(0), "{args:?}: {stock:#?}");
@@ -54,5 +59,8 @@ fn stock_wasmtime_reports_errors_on_stderr_only() {
     let stock = wasmtime_run(&[("ETCDCTL_ENDPOINTS", &endpoint)], &[], &["--list"]);
     assert_ne!(stock.code, Some(0), "{stock:#?}");
     assert_eq!(stock.stdout, "");
-    assert!(stock.stderr.contains(&format!("cannot reach etcd at {endpoint}")), "{stock:#?}");
+    assert!(
+        stock.stderr.contains(&format!("cannot reach etcd at {endpoint}")),
+        "{stock:#?}"
+    );
 }

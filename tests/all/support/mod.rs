@@ -18,7 +18,10 @@ pub fn sample_yaml() -> PathBuf {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Path of our binary.
@@ -75,7 +78,9 @@ impl Run {
 }
 
 pub fn run(command: &mut Command) -> Run {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -85,7 +90,9 @@ pub fn run(command: &mut Command) -> Run {
 
 /// Runs our binary against `etcd` with `args`.
 pub fn inventory(etcd: &Etcd, args: &[&str]) -> Run {
-    run(clean_command(binary()).env("ETCDCTL_ENDPOINTS", &etcd.endpoint).args(args))
+    run(clean_command(binary())
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint)
+        .args(args))
 }
 
 /// An external tool: `$VAR` if set, else the repository's venv (for Ansible), else `PATH`.
