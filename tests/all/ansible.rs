@@ -50,3 +50,31 @@ fn ansible_inventory_sees_the_same_inventory_as_from_static_yaml() {
     assert_eq!(from_etcd["ungrouped"]["hosts"], serde_json::json!(["bastion"]));
     assert_eq!(from_etcd["_meta"]["hostvars"]["bastion"]["ansible_host"], "10.0.0.1");
 }
+
+#[test]
+fn ansible_playbook_runs_against_the_hosts_and_vars_from_etcd() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    let home = tempfile::tempdir().expect("temp home");
+    let playbook = home.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: web\n  gather_facts: false\n  connection: local\n  tasks:\n    - debug:\n        msg: \"{{ inventory_hostname }} port={{ http_port }} env={{ env }} ntp={{ ntp_server }}\"\n",
+    )
+    .expect("playbook");
+    let run = run(clean_command(tool("ansible-playbook", "ANSIBLE_PLAYBOOK_BIN"))
+        .arg("-i")
+        .arg(binary())
+        .arg(&playbook)
+        .env("HOME", home.path())
+        .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    for host in ["web01", "web02"] {
+        let line = format!("{host} port=8080 env=production ntp=ntp.example.com");
+        assert!(run.stdout.contains(&line), "expected {line:?} in {run:#?}");
+    }
+    assert!(!run.stdout.contains("db01"), "db01 is not in web: {run:#?}");
+}

@@ -11,4 +11,5 @@ mod host;
 mod list;
 mod sandbox;
 mod settings;
+mod snapshot;
 mod wasmtime_cli;
