@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--hosts", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bin", default="target/release/etcd-inventory")
+    ap.add_argument("--page-size", type=int, help="keys per range request (default: the binary's)")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
 
@@ -96,6 +97,8 @@ def main():
         else:
             raise SystemExit("etcd did not start")
         env = {"PATH": os.environ.get("PATH", ""), "ETCDCTL_ENDPOINTS": client}
+        if args.page_size:
+            env["ETCD_INVENTORY_PAGE_SIZE"] = str(args.page_size)
 
         t, rss = measure([binary, "--list", "--prefix", "/empty"], env, args.runs)
         print(f"empty prefix --list: median {statistics.median(t) * 1000:.1f} ms "
@@ -108,6 +111,13 @@ def main():
         t, rss = measure([binary, "--list", "--prefix", "/bench"], env, args.runs)
         print(f"{args.hosts} hosts --list: median {statistics.median(t):.3f} s "
               f"(min {min(t):.3f}, max {max(t):.3f}), peak RSS {rss / 1024:.1f} MiB")
+        if shutil.which("curl"):
+            # The floor of any gateway reader: one unpaged range request for the whole prefix.
+            body = json.dumps({"key": b64("/bench/"), "range_end": b64("/bench0")})
+            t, _ = measure([shutil.which("curl"), "-sf", "-o", "/dev/null", "-d", body, client + "/v3/kv/range"],
+                           env, args.runs)
+            print(f"{args.hosts} hosts, one curl POST /v3/kv/range of the whole prefix: "
+                  f"median {statistics.median(t):.3f} s")
         t, rss = measure([binary, "--host", "host000042.example.com", "--prefix", "/bench"], env, args.runs)
         print(f"{args.hosts} hosts --host: median {statistics.median(t) * 1000:.1f} ms, peak RSS {rss / 1024:.1f} MiB")
     finally:

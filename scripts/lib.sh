@@ -32,7 +32,8 @@ ensure_apt_tools() {
 ensure_ansible() {
     if ! .venv/bin/ansible-inventory --version 2>/dev/null | grep -q "core $ANSIBLE_CORE_VERSION"; then
         step "installing ansible-core $ANSIBLE_CORE_VERSION into .venv"
-        python3 -m venv .venv
+        # Debian's own python3 needs python3-venv for this; other Pythons have it built in.
+        python3 -m venv .venv 2>/dev/null || { ensure_apt_tools :python3-venv; rm -rf .venv; python3 -m venv .venv; }
         .venv/bin/pip install --quiet --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"
     fi
 }

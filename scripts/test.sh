@@ -20,4 +20,9 @@ step "cargo clippy (component, wasm32-wasip2)"
 cargo clippy --locked -p etcd-inventory-component --target wasm32-wasip2 -- -D warnings
 step "cargo test (unit tests, then integration tests against real etcd, ansible-inventory and wasmtime)"
 export ANSIBLE_INVENTORY_BIN="$PWD/.venv/bin/ansible-inventory"
-cargo test --locked --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --workspace 2>&1 | tee "$log"
+# One closing line for the whole run: cargo prints one per test binary, the last of which
+# is often a doc-test run with nothing in it.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"

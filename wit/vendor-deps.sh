@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(awk '/^name = "wasmtime-wasi-http"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")
 [ -n "$version" ] || { echo "wasmtime-wasi-http is not in Cargo.lock" >&2; exit 1; }
-cargo fetch --manifest-path "$root/Cargo.toml" --locked >/dev/null
+cargo fetch --manifest-path "$root/Cargo.toml" --locked --quiet
 src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"wasmtime-wasi-http-$version"/wit/deps | head -n 1)
 [ -d "$src" ] || { echo "no WIT sources for wasmtime-wasi-http $version" >&2; exit 1; }
 rm -rf "$root/wit/deps"

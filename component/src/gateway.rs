@@ -18,6 +18,12 @@ pub const RANGE_PATH: &str = "/v3/kv/range";
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_OUT_OF_RANGE: i32 = 11;
 
+/// Pages are sized to about this many bytes of answer, far below the 4 MiB that older
+/// gateways accept: after each page the next limit follows the bytes per key seen so far.
+const TARGET_PAGE_BYTES: usize = 1 << 20;
+/// Keys in the first page, before anything is known of the values' size.
+const FIRST_PAGE_KEYS: u32 = 1000;
+
 /// An HTTP answer: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -40,8 +46,9 @@ pub struct Snapshot {
     pub kvs: Vec<Kv>,
 }
 
-/// Reads every key in `range`, `page_size` keys per request, from the first endpoint that
-/// answers; a member that stops answering passes the read to the next, at the same revision.
+/// Reads every key in `range`, at most `page_size` keys per request (fewer when values are
+/// large), from the first endpoint that answers; a member that stops answering passes the
+/// read to the next, at the same revision.
 pub fn read_range(
     transport: &mut dyn Transport,
     endpoints: &[String],
@@ -71,7 +78,8 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
-        let mut limit = page_size.max(1);
+        let mut max_limit = page_size.max(1);
+        let mut limit = max_limit.min(FIRST_PAGE_KEYS);
         let mut kvs = Vec::new();
         let mut start = range.start.clone();
         let mut revision = None;
@@ -92,7 +100,8 @@ impl Reader<'_> {
                 Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
                     // The answer was too big for the gateway (4 MiB on older ones): ask for
                     // fewer keys per page.
-                    limit = (limit / 2).max(1);
+                    max_limit = (limit / 2).max(1);
+                    limit = max_limit;
                     halvings += 1;
                     continue;
                 }
@@ -107,6 +116,10 @@ impl Reader<'_> {
             }
             *remaining -= 1;
             let got = page.kvs.len();
+            if let Some(bytes_per_key) = answer.body.len().checked_div(got) {
+                let fitting = u32::try_from(TARGET_PAGE_BYTES / bytes_per_key.max(1)).unwrap_or(u32::MAX);
+                limit = fitting.clamp(1, max_limit);
+            }
             for kv in page.kvs {
                 kvs.push(Kv {
                     key: decode(endpoint, "key", &kv.key)?,
@@ -422,6 +435,26 @@ mod tests {
                 },
             ])
         );
+    }
+
+    #[test]
+    fn pages_shrink_to_about_a_mebibyte_when_values_are_large() {
+        let big = json!({"header": {"revision": "3"}, "more": true, "count": "9",
+            "kvs": [{"key": b64("/p/a"), "value": "x".repeat(300 << 10)}]});
+        let mut t = Scripted::new(vec![("e1", Ok(big)), ("e1", Ok(page(3, &["/p/b"], false, 8)))]);
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 10_000).unwrap();
+        assert_eq!(t.requests[0].1["limit"], "1000", "first page");
+        assert_eq!(t.requests[1].1["limit"], "3", "about 1 MiB of 300 KiB values");
+    }
+
+    #[test]
+    fn small_values_get_pages_up_to_the_page_size() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(page(3, &["/p/a"], true, 2))),
+            ("e1", Ok(page(3, &["/p/b"], false, 1))),
+        ]);
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 5_000).unwrap();
+        assert_eq!(t.requests[1].1["limit"], "5000");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use crate::layout::Prefix;
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:2379";
 pub const DEFAULT_PREFIX: &str = "/ansible";
-/// Keys per range request: about 200 KiB of JSON for typical values, far below the 4 MiB
-/// that older gateways accept in one response.
-pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// The most keys in one range request. Pages are also kept to about 1 MiB of answer
+/// (see `gateway`); with small values this is the limit that applies.
+pub const DEFAULT_PAGE_SIZE: u32 = 10_000;
 /// etcdctl's default dial timeout.
 pub const DEFAULT_DIAL_TIMEOUT_MS: u32 = 2_000;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;

@@ -31,7 +31,7 @@ struct Cli {
     /// Key prefix of the inventory [env: ETCD_INVENTORY_PREFIX] [default: /ansible]
     #[arg(long)]
     prefix: Option<String>,
-    /// Keys per range request [env: ETCD_INVENTORY_PAGE_SIZE] [default: 1000]
+    /// Most keys per range request; pages also stay near 1 MiB [env: ETCD_INVENTORY_PAGE_SIZE] [default: 10000]
     #[arg(long, value_name = "N")]
     page_size: Option<String>,
     /// Time to connect to one endpoint [env: ETCDCTL_DIAL_TIMEOUT] [default: 2s]

@@ -35,7 +35,7 @@ fn every_list_is_one_snapshot_while_a_writer_moves_hosts_between_groups() {
                 // Bounded: stops when told, or after 20,000 moves.
                 while !stop.load(Ordering::Relaxed) && moves < 20_000 {
                     let host = moves % HOSTS;
-                    let (from, to) = if (moves / HOSTS) % 2 == 0 {
+                    let (from, to) = if (moves / HOSTS).is_multiple_of(2) {
                         ("blue", "green")
                     } else {
                         ("green", "blue")
