@@ -7,20 +7,29 @@ use serde_json::Value;
 
 use crate::support::{Etcd, SAMPLE_KV, binary, clean_command, run, sample_yaml, tool};
 
-/// `ansible-inventory -i SOURCE --list`, with unparsable sources made fatal (by default
-/// Ansible only warns and goes on with an empty inventory).
-fn ansible_inventory(source: &Path, etcd: &Etcd) -> Value {
+/// An Ansible command (`ansible-inventory`, `ansible-playbook`) reading `inventory`, with
+/// its own home and unparsable inventories made fatal (by default Ansible only warns and
+/// goes on with an empty inventory). The temporary home lives as long as the command.
+fn ansible(program: &str, inventory: &Path, etcd: &Etcd) -> (std::process::Command, tempfile::TempDir) {
     let home = tempfile::tempdir().expect("temp home");
-    let run = run(clean_command(tool("ansible-inventory", "ANSIBLE_INVENTORY_BIN"))
+    let var = format!("{}_BIN", program.to_uppercase().replace('-', "_"));
+    let mut command = clean_command(tool(program, &var));
+    command
         .arg("-i")
-        .arg(source)
-        .arg("--list")
+        .arg(inventory)
         .env("HOME", home.path())
         .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
         .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
         .env("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "true")
         .env("ANSIBLE_NOCOLOR", "1")
-        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint);
+    (command, home)
+}
+
+/// `ansible-inventory -i SOURCE --list`.
+fn ansible_inventory(source: &Path, etcd: &Etcd) -> Value {
+    let (mut command, _home) = ansible("ansible-inventory", source, etcd);
+    let run = run(command.arg("--list"));
     assert_eq!(run.code, Some(0), "ansible-inventory -i {}: {run:#?}", source.display());
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("ansible-inventory printed no JSON ({e}): {run:#?}"))
 }
@@ -55,22 +64,14 @@ fn ansible_inventory_sees_the_same_inventory_as_from_static_yaml() {
 fn ansible_playbook_runs_against_the_hosts_and_vars_from_etcd() {
     let etcd = Etcd::start();
     etcd.load("/ansible", SAMPLE_KV);
-    let home = tempfile::tempdir().expect("temp home");
+    let (mut command, home) = ansible("ansible-playbook", Path::new(binary()), &etcd);
     let playbook = home.path().join("site.yml");
     std::fs::write(
         &playbook,
         "- hosts: web\n  gather_facts: false\n  connection: local\n  tasks:\n    - debug:\n        msg: \"{{ inventory_hostname }} port={{ http_port }} env={{ env }} ntp={{ ntp_server }}\"\n",
     )
     .expect("playbook");
-    let run = run(clean_command(tool("ansible-playbook", "ANSIBLE_PLAYBOOK_BIN"))
-        .arg("-i")
-        .arg(binary())
-        .arg(&playbook)
-        .env("HOME", home.path())
-        .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
-        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+    let run = run(command.arg(&playbook));
     assert_eq!(run.code, Some(0), "{run:#?}");
     for host in ["web01", "web02"] {
         let line = format!("{host} port=8080 env=production ntp=ntp.example.com");
