@@ -7,7 +7,7 @@ use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::gateway::{HttpResponse, Transport};
 use crate::inventory::LayoutError;
 use crate::settings::{self, Endpoint, Settings};
-use crate::{Answer, cli, layout::Prefix};
+use crate::{Answer, cli};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -88,35 +88,13 @@ impl exports::wasi::cli::run::Guest for Component {
 }
 
 fn from_options(o: wit::Options) -> Result<Settings, Error> {
-    let bad = |what: &str| Err(Error::InvalidOptions(format!("options.{what} must be at least 1")));
-    if o.page_size == 0 {
-        return bad("page-size");
-    }
-    if o.connect_timeout_ms == 0 {
-        return bad("connect-timeout-ms");
-    }
-    if o.request_timeout_ms == 0 {
-        return bad("request-timeout-ms");
-    }
-    if o.endpoints.is_empty() {
-        return Err(Error::InvalidOptions("options.endpoints is empty".into()));
-    }
-    let endpoints = o
-        .endpoints
-        .iter()
-        .map(|e| {
-            Endpoint::parse(e)
-                .map(|p| p.url())
-                .map_err(|why| Error::InvalidOptions(format!("options.endpoints: {e:?}: {why}")))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Settings {
-        endpoints,
-        prefix: Prefix::new(&o.prefix),
-        page_size: o.page_size,
-        dial_timeout_ms: o.connect_timeout_ms,
-        request_timeout_ms: o.request_timeout_ms,
-    })
+    Settings::checked(
+        &o.endpoints,
+        &o.prefix,
+        o.page_size,
+        o.connect_timeout_ms,
+        o.request_timeout_ms,
+    )
 }
 
 /// POSTs through the host's `wasi:http/outgoing-handler`.

@@ -55,6 +55,46 @@ pub struct Settings {
     pub request_timeout_ms: u32,
 }
 
+impl Settings {
+    /// Settings that arrive already resolved, as the component's typed `options` record:
+    /// checked by the same rules as [`resolve`]. Errors name the record's fields.
+    pub fn checked(
+        endpoints: &[String],
+        prefix: &str,
+        page_size: u32,
+        dial_timeout_ms: u32,
+        request_timeout_ms: u32,
+    ) -> Result<Settings, Error> {
+        for (field, value) in [
+            ("page-size", page_size),
+            ("connect-timeout-ms", dial_timeout_ms),
+            ("request-timeout-ms", request_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(Error::InvalidOptions(format!("options.{field} must be at least 1")));
+            }
+        }
+        if endpoints.is_empty() {
+            return Err(Error::InvalidOptions("options.endpoints is empty".to_string()));
+        }
+        let endpoints = endpoints
+            .iter()
+            .map(|e| {
+                Endpoint::parse(e)
+                    .map(|p| p.url())
+                    .map_err(|why| Error::InvalidOptions(format!("options.endpoints: {e:?}: {why}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Settings {
+            endpoints,
+            prefix: Prefix::new(prefix),
+            page_size,
+            dial_timeout_ms,
+            request_timeout_ms,
+        })
+    }
+}
+
 /// An etcd.ini file's path and text; reading it is the shell's job ([`load_ini`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IniFile {
@@ -405,6 +445,18 @@ mod tests {
         ]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!((s.dial_timeout_ms, s.request_timeout_ms, s.page_size), (1500, 250, 7));
+    }
+
+    #[test]
+    fn typed_options_are_checked_like_resolved_ones() {
+        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1).unwrap();
+        assert_eq!(ok.endpoints, ["http://127.0.0.1:2379"]);
+        assert_eq!(ok.prefix.as_str(), "/a");
+        let err = |r: Result<Settings, Error>| r.unwrap_err().to_string();
+        assert!(err(Settings::checked(&[], "/a", 5, 1, 1)).contains("options.endpoints"));
+        assert!(err(Settings::checked(&["ftp://x".into()], "/a", 5, 1, 1)).contains("ftp"));
+        assert!(err(Settings::checked(&["x:1".into()], "/a", 0, 1, 1)).contains("options.page-size"));
+        assert!(err(Settings::checked(&["x:1".into()], "/a", 1, 1, 0)).contains("options.request-timeout-ms"));
     }
 
     #[test]
