@@ -83,10 +83,10 @@ fn run(cli: Cli) -> Result<String, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
-    let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {e:#}"))?;
+    let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let answer = runtime
         .block_on(sandbox.run(&mode, &settings, &egress))
-        .map_err(|trap| format!("the component failed: {trap:#}"))?
+        .map_err(|trap| format!("the component failed: {}", one_line(&trap)))?
         .map_err(|e| e.to_string())?;
     if let Some(skipped) = &answer.skipped {
         eprintln!(
@@ -95,6 +95,12 @@ fn run(cli: Cli) -> Result<String, String> {
         );
     }
     Ok(answer.json)
+}
+
+/// A wasmtime error's chain on one line, without the guest backtrace a trap carries on the
+/// lines after it: the user gets one line, as for every other error.
+fn one_line(error: &wasmtime::Error) -> String {
+    format!("{error:#}").lines().next().unwrap_or_default().to_string()
 }
 
 fn fail(message: String) -> ExitCode {
