@@ -15,13 +15,15 @@ pub enum Mode {
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Run { mode: Mode, flags: Flags },
+    // Boxed: the flags are large next to `Help`.
+    Run { mode: Mode, flags: Box<Flags> },
     Help,
 }
 
 pub const USAGE: &str = "\
 usage: etcd_inventory.wasm (--list | --host NAME) [--endpoints URLS] [--prefix PREFIX]
                            [--page-size N] [--dial-timeout DURATION] [--request-timeout DURATION]
+                           [--trust-templates] [--typed-values] [--nested-keys]
 
 An Ansible inventory script that reads the inventory from etcd's v3 JSON gateway.
 Settings: flag > environment (ETCDCTL_ENDPOINTS, ETCD_INVENTORY_PREFIX, ...) > etcd.ini
@@ -46,6 +48,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 continue;
             }
             Long("help") | Short('h') => return Ok(Command::Help),
+            Long("trust-templates") => {
+                flags.trust_templates = Some("true".to_string());
+                continue;
+            }
+            Long("typed-values") => {
+                flags.typed_values = Some("true".to_string());
+                continue;
+            }
+            Long("nested-keys") => {
+                flags.nested_keys = Some("true".to_string());
+                continue;
+            }
             Long("endpoints") => &mut flags.endpoints,
             Long("prefix") => &mut flags.prefix,
             Long("page-size") => &mut flags.page_size,
@@ -56,7 +70,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         *slot = Some(text(parser.value().map_err(|e| e.to_string())?)?);
     }
     match mode {
-        Some(mode) => Ok(Command::Run { mode, flags }),
+        Some(mode) => Ok(Command::Run {
+            mode,
+            flags: Box::new(flags),
+        }),
         None => Err("one of --list or --host NAME is required".to_string()),
     }
 }
@@ -83,18 +100,18 @@ mod tests {
             parse(args(&["--list", "--prefix", "/x", "--endpoints=http://a:1"])),
             Ok(Command::Run {
                 mode: Mode::List,
-                flags: Flags {
+                flags: Box::new(Flags {
                     prefix: Some("/x".into()),
                     endpoints: Some("http://a:1".into()),
                     ..Flags::default()
-                }
+                })
             })
         );
         assert_eq!(
             parse(args(&["--host", "web01"])),
             Ok(Command::Run {
                 mode: Mode::Host("web01".into()),
-                flags: Flags::default()
+                flags: Box::default()
             })
         );
     }

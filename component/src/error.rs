@@ -94,6 +94,10 @@ impl fmt::Display for Error {
             Error::Layout(LayoutError::NonUtf8Key { key }) => {
                 write!(f, "key {key:?} is not valid UTF-8 (inventory keys must be text)")
             }
+            Error::Layout(LayoutError::NestedClash { value_key, map_key }) => write!(
+                f,
+                "key {value_key:?} holds a value, but key {map_key:?} needs it to be a map of nested variables (remove or rename one of them)"
+            ),
             Error::Layout(LayoutError::NonUtf8Value { key }) => {
                 write!(
                     f,

@@ -7,6 +7,7 @@ use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::gateway::{HttpResponse, Transport};
 use crate::inventory::LayoutError;
 use crate::settings::{self, Endpoint, Settings};
+use crate::values::ValueRules;
 use crate::{Answer, cli};
 
 wit_bindgen::generate!({
@@ -47,7 +48,7 @@ impl exports::wasi::cli::run::Guest for Component {
         let mut args = std::env::args();
         let program = args.next().unwrap_or_default();
         let (mode, flags) = match cli::parse(args) {
-            Ok(cli::Command::Run { mode, flags }) => (mode, flags),
+            Ok(cli::Command::Run { mode, flags }) => (mode, *flags),
             Ok(cli::Command::Help) => {
                 println!("{}", cli::USAGE);
                 return Ok(());
@@ -88,12 +89,18 @@ impl exports::wasi::cli::run::Guest for Component {
 }
 
 fn from_options(o: wit::Options) -> Result<Settings, Error> {
+    let values = ValueRules {
+        trust_templates: o.trust_templates,
+        typed_values: o.typed_values,
+        nested_keys: o.nested_keys,
+    };
     Settings::checked(
         &o.endpoints,
         &o.prefix,
         o.page_size,
         o.connect_timeout_ms,
         o.request_timeout_ms,
+        values,
     )
 }
 
@@ -249,6 +256,9 @@ impl From<Error> for wit::Error {
             Error::Layout(LayoutError::ReservedGroupName { group }) => wit::Error::ReservedGroupName(group),
             Error::Layout(LayoutError::NonUtf8Key { key }) => wit::Error::NonUtf8Key(key),
             Error::Layout(LayoutError::NonUtf8Value { key }) => wit::Error::NonUtf8Value(key),
+            Error::Layout(LayoutError::NestedClash { value_key, map_key }) => {
+                wit::Error::NestedClash(wit::NestedClash { value_key, map_key })
+            }
         }
     }
 }

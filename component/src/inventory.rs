@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
-use crate::layout::{Entry, Prefix, classify};
+use crate::layout::{Entry, Prefix, classify, var_path};
+use crate::values::{ValueRules, to_variable};
 
 /// One key-value pair as etcd stores it: bytes, which need not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +17,9 @@ pub struct Kv {
     pub value: Vec<u8>,
 }
 
-/// Variables of a host or group. Sorted, so the output is byte-for-byte deterministic.
-pub type Vars = BTreeMap<String, String>;
+/// Variables of a host or group. Filled in sorted order at every level (see [`assemble`]),
+/// so the output is byte-for-byte deterministic.
+pub type Vars = serde_json::Map<String, Value>;
 
 /// Ansible's implicit group that contains every group that has no parent.
 pub const ALL: &str = "all";
@@ -88,24 +91,36 @@ pub enum LayoutError {
     NonUtf8Key { key: String },
     /// A variable whose value is not UTF-8.
     NonUtf8Value { key: String },
+    /// With nested keys, `value_key` holds a value where `map_key` needs a map.
+    NestedClash { value_key: String, map_key: String },
 }
 
 /// Builds the whole inventory from every pair under `prefix`.
-pub fn build(prefix: &Prefix, pairs: &[Kv]) -> Result<Built<Inventory>, LayoutError> {
+pub fn build(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Result<Built<Inventory>, LayoutError> {
     let mut inv = Inventory::default();
     // Children that some group names: everything else hangs directly under `all`.
     let mut has_parent = BTreeSet::new();
     // Hosts that belong to a group other than `all` and `ungrouped`.
     let mut grouped = BTreeSet::new();
+    // Variables as read, assembled into maps once every key is known.
+    let mut host_vars: BTreeMap<&str, Vec<VarEntry>> = BTreeMap::new();
+    let mut group_vars: BTreeMap<&str, Vec<VarEntry>> = BTreeMap::new();
 
-    let skipped = for_each_entry(prefix, pairs, |entry, value| {
+    let skipped = for_each_entry(prefix, pairs, rules, |entry, key, value| {
         match entry {
             Entry::HostVar { host, var } => {
-                host_entry(&mut inv, host).insert(var.to_string(), value()?);
+                host_entry(&mut inv, host);
+                host_vars
+                    .entry(host)
+                    .or_default()
+                    .push(VarEntry::new(var, key, value()?, rules));
             }
             Entry::GroupVar { group, var } => {
-                let value = value()?;
-                group_entry(&mut inv, group)?.vars.insert(var.to_string(), value);
+                group_entry(&mut inv, group)?;
+                group_vars
+                    .entry(group)
+                    .or_default()
+                    .push(VarEntry::new(var, key, value()?, rules));
             }
             Entry::Member { group, host } => {
                 group_entry(&mut inv, group)?.hosts.insert(host.to_string());
@@ -127,6 +142,13 @@ pub fn build(prefix: &Prefix, pairs: &[Kv]) -> Result<Built<Inventory>, LayoutEr
         }
         Ok(())
     })?;
+
+    for (host, entries) in host_vars {
+        *host_entry(&mut inv, host) = assemble(entries)?;
+    }
+    for (group, entries) in group_vars {
+        group_entry(&mut inv, group)?.vars = assemble(entries)?;
+    }
 
     if let Some(cycle) = find_cycle(&inv.groups) {
         return Err(LayoutError::ChildrenCycle(cycle));
@@ -160,26 +182,78 @@ pub fn build(prefix: &Prefix, pairs: &[Kv]) -> Result<Built<Inventory>, LayoutEr
 
 /// The variables of one host, from the pairs under `prefix`; other keys are ignored, so
 /// the caller may pass just the host's own range. An unknown host has no variables.
-pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv]) -> Result<Built<Vars>, LayoutError> {
-    let mut vars = Vars::new();
-    let skipped = for_each_entry(prefix, pairs, |entry, value| {
+pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) -> Result<Built<Vars>, LayoutError> {
+    let mut entries = Vec::new();
+    let skipped = for_each_entry(prefix, pairs, rules, |entry, key, value| {
         if let Entry::HostVar { host: h, var } = entry
             && h == host
         {
-            vars.insert(var.to_string(), value()?);
+            entries.push(VarEntry::new(var, key, value()?, rules));
         }
         Ok(())
     })?;
-    Ok(Built { value: vars, skipped })
+    Ok(Built {
+        value: assemble(entries)?,
+        skipped,
+    })
 }
 
-/// Calls `f` with each classified key and a way to read its value as text (values of
-/// membership keys are never read, so their bytes do not matter). Returns the keys that
-/// fit no kind.
+/// One variable as read: where it goes (one segment, or several with nested keys), the key
+/// it came from (for errors) and its value.
+struct VarEntry<'a> {
+    path: Vec<&'a str>,
+    key: &'a str,
+    value: Value,
+}
+
+impl<'a> VarEntry<'a> {
+    fn new(var: &'a str, key: &'a str, text: String, rules: &ValueRules) -> Self {
+        VarEntry {
+            path: var_path(var).collect(),
+            key,
+            value: to_variable(text, rules),
+        }
+    }
+}
+
+/// Builds a (possibly nested) map of variables. Sorted by path, a variable and the keys
+/// below it are neighbours, so one pass finds every clash; inserting in that order keeps
+/// every level of the map sorted.
+fn assemble(mut entries: Vec<VarEntry>) -> Result<Vars, LayoutError> {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(pair) = entries.windows(2).find(|pair| pair[1].path.starts_with(&pair[0].path)) {
+        return Err(LayoutError::NestedClash {
+            value_key: pair[0].key.to_string(),
+            map_key: pair[1].key.to_string(),
+        });
+    }
+    let mut vars = Vars::new();
+    for entry in entries {
+        let (leaf, parents) = entry.path.split_last().expect("a variable has a name");
+        let mut map = &mut vars;
+        for parent in parents {
+            let slot = map
+                .entry(parent.to_string())
+                .or_insert_with(|| Value::Object(Vars::new()));
+            map = match slot {
+                Value::Object(inner) => inner,
+                // Every value sits at a path no other path extends (checked above).
+                _ => unreachable!("clashes are rejected before assembly"),
+            };
+        }
+        map.insert(leaf.to_string(), entry.value);
+    }
+    Ok(vars)
+}
+
+/// Calls `f` with each classified key, the key itself, and a way to read its value as text
+/// (values of membership keys are never read, so their bytes do not matter). Returns the
+/// keys that fit no kind.
 fn for_each_entry<'a>(
     prefix: &Prefix,
     pairs: &'a [Kv],
-    mut f: impl FnMut(Entry<'a>, &dyn Fn() -> Result<String, LayoutError>) -> Result<(), LayoutError>,
+    rules: &ValueRules,
+    mut f: impl FnMut(Entry<'a>, &'a str, &dyn Fn() -> Result<String, LayoutError>) -> Result<(), LayoutError>,
 ) -> Result<Option<Skipped>, LayoutError> {
     let dir = prefix.dir();
     let mut skipped: Option<Skipped> = None;
@@ -187,12 +261,15 @@ fn for_each_entry<'a>(
         let key = std::str::from_utf8(&kv.key).map_err(|_| LayoutError::NonUtf8Key {
             key: String::from_utf8_lossy(&kv.key).into_owned(),
         })?;
-        match key.strip_prefix(&dir).and_then(classify) {
+        match key
+            .strip_prefix(&dir)
+            .and_then(|rest| classify(rest, rules.nested_keys))
+        {
             Some(entry) => {
                 let value = || {
                     String::from_utf8(kv.value.clone()).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
                 };
-                f(entry, &value)?;
+                f(entry, key, &value)?;
             }
             None => match &mut skipped {
                 Some(s) => s.count += 1,
@@ -271,6 +348,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Strings unmarked: these tests are about the layout; values have their own below.
+    const PLAIN: ValueRules = ValueRules {
+        trust_templates: true,
+        typed_values: false,
+        nested_keys: false,
+    };
+
+    fn build_plain(prefix: &Prefix, pairs: &[Kv]) -> Result<Built<Inventory>, LayoutError> {
+        build(prefix, pairs, &PLAIN)
+    }
+
+    fn host_vars_plain(prefix: &Prefix, host: &str, pairs: &[Kv]) -> Result<Built<Vars>, LayoutError> {
+        host_vars(prefix, host, pairs, &PLAIN)
+    }
+
     fn kv(key: &str, value: &str) -> Kv {
         Kv {
             key: key.as_bytes().to_vec(),
@@ -279,7 +371,7 @@ mod tests {
     }
 
     fn build_json(pairs: &[Kv]) -> serde_json::Value {
-        let built = build(&Prefix::new("/ansible"), pairs).expect("builds");
+        let built = build_plain(&Prefix::new("/ansible"), pairs).expect("builds");
         serde_json::to_value(&built.value).unwrap()
     }
 
@@ -332,15 +424,15 @@ mod tests {
             kv("/ansible/groups/a/b", ""),
             kv("/ansible/hostvars/h1/x", "1"),
         ];
-        let first = serde_json::to_string(&build(&Prefix::new("/ansible"), &pairs).unwrap().value);
+        let first = serde_json::to_string(&build_plain(&Prefix::new("/ansible"), &pairs).unwrap().value);
         pairs.reverse();
-        let second = serde_json::to_string(&build(&Prefix::new("/ansible"), &pairs).unwrap().value);
+        let second = serde_json::to_string(&build_plain(&Prefix::new("/ansible"), &pairs).unwrap().value);
         assert_eq!(first.unwrap(), second.unwrap());
     }
 
     #[test]
     fn group_names_output_before_meta() {
-        let built = build(&Prefix::new("/ansible"), &[kv("/ansible/hosts/zz/h", "")]).unwrap();
+        let built = build_plain(&Prefix::new("/ansible"), &[kv("/ansible/hosts/zz/h", "")]).unwrap();
         let text = serde_json::to_string(&built.value).unwrap();
         assert!(text.ends_with(r#""_meta":{"hostvars":{"h":{}}}}"#), "{text}");
     }
@@ -359,7 +451,7 @@ mod tests {
 
     #[test]
     fn skipped_keys_are_counted_with_the_first_as_example() {
-        let built = build(
+        let built = build_plain(
             &Prefix::new("/ansible"),
             &[
                 kv("/ansible/hostvars/web01/nginx/port", "80"),
@@ -380,14 +472,14 @@ mod tests {
 
     #[test]
     fn keys_outside_the_prefix_directory_are_skipped() {
-        let built = build(&Prefix::new("/ansible"), &[kv("/ansible2/hosts/a/b", "")]).unwrap();
+        let built = build_plain(&Prefix::new("/ansible"), &[kv("/ansible2/hosts/a/b", "")]).unwrap();
         assert_eq!(built.skipped.map(|s| s.count), Some(1));
         assert!(built.value.hostvars.is_empty());
     }
 
     #[test]
     fn a_loop_of_children_is_an_error_naming_it() {
-        let err = build(
+        let err = build_plain(
             &Prefix::new("/ansible"),
             &[
                 kv("/ansible/groups/a/b", ""),
@@ -405,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_group_that_is_its_own_child_is_a_loop() {
-        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/groups/a/a", "")]).unwrap_err();
+        let err = build_plain(&Prefix::new("/ansible"), &[kv("/ansible/groups/a/a", "")]).unwrap_err();
         assert_eq!(err, LayoutError::ChildrenCycle(vec!["a".into(), "a".into()]));
     }
 
@@ -422,13 +514,13 @@ mod tests {
 
     #[test]
     fn all_cannot_be_a_child() {
-        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/groups/web/all", "")]).unwrap_err();
+        let err = build_plain(&Prefix::new("/ansible"), &[kv("/ansible/groups/web/all", "")]).unwrap_err();
         assert_eq!(err, LayoutError::AllAsChild { parent: "web".into() });
     }
 
     #[test]
     fn meta_is_not_a_group_name() {
-        let err = build(&Prefix::new("/ansible"), &[kv("/ansible/hosts/_meta/h", "")]).unwrap_err();
+        let err = build_plain(&Prefix::new("/ansible"), &[kv("/ansible/hosts/_meta/h", "")]).unwrap_err();
         assert_eq!(err, LayoutError::ReservedGroupName { group: "_meta".into() });
     }
 
@@ -438,7 +530,7 @@ mod tests {
             key: b"/ansible/hostvars/h/x".to_vec(),
             value: vec![0xff, 0xfe],
         }];
-        let err = build(&Prefix::new("/ansible"), &pairs).unwrap_err();
+        let err = build_plain(&Prefix::new("/ansible"), &pairs).unwrap_err();
         assert_eq!(
             err,
             LayoutError::NonUtf8Value {
@@ -453,7 +545,7 @@ mod tests {
             key: b"/ansible/hosts/web/h".to_vec(),
             value: vec![0xff],
         }];
-        assert!(build(&Prefix::new("/ansible"), &pairs).is_ok());
+        assert!(build_plain(&Prefix::new("/ansible"), &pairs).is_ok());
     }
 
     #[test]
@@ -462,7 +554,7 @@ mod tests {
             key: b"/ansible/hosts/w\xffb/h".to_vec(),
             value: vec![],
         }];
-        let err = build(&Prefix::new("/ansible"), &pairs).unwrap_err();
+        let err = build_plain(&Prefix::new("/ansible"), &pairs).unwrap_err();
         assert_eq!(
             err,
             LayoutError::NonUtf8Key {
@@ -472,18 +564,95 @@ mod tests {
     }
 
     #[test]
+    fn values_are_unsafe_by_default_in_hosts_and_groups() {
+        let pairs = [
+            kv("/ansible/hostvars/h/x", "{{ 7*6 }}"),
+            kv("/ansible/groupvars/g/y", "1"),
+        ];
+        let built = build(&Prefix::new("/ansible"), &pairs, &ValueRules::default()).unwrap();
+        let got = serde_json::to_value(&built.value).unwrap();
+        assert_eq!(
+            got["_meta"]["hostvars"]["h"]["x"],
+            json!({"__ansible_unsafe": "{{ 7*6 }}"})
+        );
+        assert_eq!(got["g"]["vars"]["y"], json!({"__ansible_unsafe": "1"}));
+        let one = host_vars(&Prefix::new("/ansible"), "h", &pairs, &ValueRules::default()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&one.value).unwrap(),
+            json!({"x": {"__ansible_unsafe": "{{ 7*6 }}"}})
+        );
+    }
+
+    const NESTED: ValueRules = ValueRules {
+        trust_templates: true,
+        typed_values: true,
+        nested_keys: true,
+    };
+
+    #[test]
+    fn nested_keys_build_maps() {
+        let pairs = [
+            kv("/ansible/hostvars/web01/nginx/port", "8080"),
+            kv("/ansible/hostvars/web01/nginx/tls/cert", "/etc/cert.pem"),
+            kv("/ansible/hostvars/web01/nginx-version", "1.25"),
+            kv("/ansible/groupvars/web/limits/files", "4096"),
+        ];
+        let built = build(&Prefix::new("/ansible"), &pairs, &NESTED).unwrap();
+        assert_eq!(built.skipped, None);
+        let got = serde_json::to_value(&built.value).unwrap();
+        assert_eq!(
+            got["_meta"]["hostvars"]["web01"],
+            json!({"nginx": {"port": 8080, "tls": {"cert": "/etc/cert.pem"}}, "nginx-version": 1.25})
+        );
+        assert_eq!(got["web"]["vars"], json!({"limits": {"files": 4096}}));
+    }
+
+    #[test]
+    fn without_nested_keys_deeper_keys_are_skipped() {
+        let rules = ValueRules {
+            nested_keys: false,
+            ..NESTED
+        };
+        let built = build(
+            &Prefix::new("/ansible"),
+            &[kv("/ansible/hostvars/w/nginx/port", "1")],
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(built.skipped.map(|s| s.count), Some(1));
+    }
+
+    #[test]
+    fn a_value_where_a_map_is_needed_is_an_error_naming_both_keys() {
+        let pairs = [
+            kv("/ansible/hostvars/w/nginx", "on"),
+            kv("/ansible/hostvars/w/nginx/port", "80"),
+        ];
+        let err = build(&Prefix::new("/ansible"), &pairs, &NESTED).unwrap_err();
+        assert_eq!(
+            err,
+            LayoutError::NestedClash {
+                value_key: "/ansible/hostvars/w/nginx".into(),
+                map_key: "/ansible/hostvars/w/nginx/port".into()
+            }
+        );
+        let err = host_vars(&Prefix::new("/ansible"), "w", &pairs, &NESTED).unwrap_err();
+        assert!(matches!(err, LayoutError::NestedClash { .. }));
+    }
+
+    #[test]
     fn host_vars_reads_one_host() {
         let pairs = [
             kv("/ansible/hostvars/web01/ip", "10.0.0.1"),
             kv("/ansible/hostvars/web01/port", "22"),
             kv("/ansible/hostvars/web02/ip", "10.0.0.2"),
         ];
-        let built = host_vars(&Prefix::new("/ansible"), "web01", &pairs).unwrap();
+        let built = host_vars_plain(&Prefix::new("/ansible"), "web01", &pairs).unwrap();
         assert_eq!(
             serde_json::to_value(&built.value).unwrap(),
             json!({"ip": "10.0.0.1", "port": "22"})
         );
-        let unknown = host_vars(&Prefix::new("/ansible"), "nope", &pairs).unwrap();
+        let unknown = host_vars_plain(&Prefix::new("/ansible"), "nope", &pairs).unwrap();
         assert!(unknown.value.is_empty());
     }
 }

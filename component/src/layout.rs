@@ -67,9 +67,10 @@ const GROUPS: &str = "groups";
 /// What one key under the prefix says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry<'a> {
-    /// `hostvars/{host}/{var}`: the value is the host's variable.
+    /// `hostvars/{host}/{var}`: the value is the host's variable. With nested keys on,
+    /// `var` may be a path such as `nginx/port` (see [`var_path`]).
     HostVar { host: &'a str, var: &'a str },
-    /// `groupvars/{group}/{var}`: the value is the group's variable.
+    /// `groupvars/{group}/{var}`: the value is the group's variable; `var` as for hosts.
     GroupVar { group: &'a str, var: &'a str },
     /// `hosts/{group}/{host}`: the host is a member of the group (the value is unused).
     Member { group: &'a str, host: &'a str },
@@ -79,10 +80,16 @@ pub enum Entry<'a> {
 
 /// Reads `rest`, a key with the prefix directory already removed. Returns `None` for keys
 /// of any other shape: another kind, too few or too many segments, or an empty segment.
-pub fn classify(rest: &str) -> Option<Entry<'_>> {
-    let mut parts = rest.split('/');
-    let (kind, a, b) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || a.is_empty() || b.is_empty() {
+/// With `nested`, variable keys may have more segments (`hostvars/web01/nginx/port`), which
+/// build nested maps.
+pub fn classify(rest: &str, nested: bool) -> Option<Entry<'_>> {
+    let (kind, tail) = rest.split_once('/')?;
+    let (a, b) = tail.split_once('/')?;
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let is_var = kind == HOSTVARS || kind == GROUPVARS;
+    if b.contains('/') && !(nested && is_var && b.split('/').all(|s| !s.is_empty())) {
         return None;
     }
     Some(match kind {
@@ -92,6 +99,11 @@ pub fn classify(rest: &str) -> Option<Entry<'_>> {
         GROUPS => Entry::Child { parent: a, child: b },
         _ => return None,
     })
+}
+
+/// The segments of a variable: `port`, or `nginx`, `port` for a nested key.
+pub fn var_path(var: &str) -> impl Iterator<Item = &str> {
+    var.split('/')
 }
 
 #[cfg(test)]
@@ -128,28 +140,59 @@ mod tests {
         assert_eq!(range.end, b"/ansible/hostvars/web010");
     }
 
+    fn classify_flat(rest: &str) -> Option<Entry<'_>> {
+        classify(rest, false)
+    }
+
+    #[test]
+    fn nested_keys_are_variables_with_paths() {
+        assert_eq!(
+            classify("hostvars/web01/nginx/port", true),
+            Some(Entry::HostVar {
+                host: "web01",
+                var: "nginx/port"
+            })
+        );
+        assert_eq!(
+            classify("groupvars/web/a/b/c", true),
+            Some(Entry::GroupVar {
+                group: "web",
+                var: "a/b/c"
+            })
+        );
+        assert_eq!(var_path("a/b/c").collect::<Vec<_>>(), ["a", "b", "c"]);
+        for key in [
+            "hostvars/web01/nginx//port",
+            "hostvars/web01/nginx/",
+            "hosts/g/h/x",
+            "groups/a/b/c",
+        ] {
+            assert_eq!(classify(key, true), None, "{key:?} should not classify");
+        }
+    }
+
     #[test]
     fn classify_reads_the_four_kinds() {
         assert_eq!(
-            classify("hostvars/web01/port"),
+            classify_flat("hostvars/web01/port"),
             Some(Entry::HostVar {
                 host: "web01",
                 var: "port"
             })
         );
         assert_eq!(
-            classify("groupvars/web/x"),
+            classify_flat("groupvars/web/x"),
             Some(Entry::GroupVar { group: "web", var: "x" })
         );
         assert_eq!(
-            classify("hosts/web/web01"),
+            classify_flat("hosts/web/web01"),
             Some(Entry::Member {
                 group: "web",
                 host: "web01"
             })
         );
         assert_eq!(
-            classify("groups/prod/web"),
+            classify_flat("groups/prod/web"),
             Some(Entry::Child {
                 parent: "prod",
                 child: "web"
@@ -169,7 +212,7 @@ mod tests {
             "other/a/b",
             "Hosts/a/b",
         ] {
-            assert_eq!(classify(key), None, "{key:?} should not classify");
+            assert_eq!(classify_flat(key), None, "{key:?} should not classify");
         }
     }
 }

@@ -4,6 +4,7 @@
 //! host and tests share. The modules split the work:
 //! - [`layout`]: which keys mean what (the key layout, in one place);
 //! - [`inventory`]: the pure core, key-value pairs to a validated inventory;
+//! - [`values`]: how a stored value becomes a variable (unsafe, vault, typed);
 //! - [`gateway`]: consistent paged reads over etcd's v3 JSON gateway, behind a transport;
 //! - [`settings`]: flag > environment > etcd.ini > default, for every shell;
 //! - [`cli`]: the component's own command line for stock hosts;
@@ -18,6 +19,7 @@ pub mod gateway;
 pub mod inventory;
 pub mod layout;
 pub mod settings;
+pub mod values;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
@@ -45,7 +47,7 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
         &settings.prefix.range(),
         settings.page_size,
     )?;
-    let built = inventory::build(&settings.prefix, &snapshot.kvs)?;
+    let built = inventory::build(&settings.prefix, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
         json: to_json(&built.value),
         skipped: built.skipped,
@@ -57,7 +59,7 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
 pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str) -> Result<Answer, Error> {
     let range = settings.prefix.host_vars_range(host);
     let snapshot = gateway::read_range(transport, &settings.endpoints, &range, settings.page_size)?;
-    let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs)?;
+    let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
         json: to_json(&built.value),
         skipped: built.skipped,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::layout::Prefix;
+use crate::values::ValueRules;
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:2379";
 pub const DEFAULT_PREFIX: &str = "/ansible";
@@ -22,15 +23,21 @@ pub const ENV_DIAL_TIMEOUT: &str = "ETCDCTL_DIAL_TIMEOUT";
 pub const ENV_PREFIX: &str = "ETCD_INVENTORY_PREFIX";
 pub const ENV_PAGE_SIZE: &str = "ETCD_INVENTORY_PAGE_SIZE";
 pub const ENV_REQUEST_TIMEOUT: &str = "ETCD_INVENTORY_REQUEST_TIMEOUT";
+pub const ENV_TRUST_TEMPLATES: &str = "ETCD_INVENTORY_TRUST_TEMPLATES";
+pub const ENV_TYPED_VALUES: &str = "ETCD_INVENTORY_TYPED_VALUES";
+pub const ENV_NESTED_KEYS: &str = "ETCD_INVENTORY_NESTED_KEYS";
 /// The classic script's variable naming its etcd.ini.
 pub const ENV_INI_PATH: &str = "ETCD_INI_PATH";
 /// Every variable [`resolve`] and [`ini_location`] read: a host passes only these on.
-pub const ENV_VARS: [&str; 6] = [
+pub const ENV_VARS: [&str; 9] = [
     ENV_ENDPOINTS,
     ENV_DIAL_TIMEOUT,
     ENV_PREFIX,
     ENV_PAGE_SIZE,
     ENV_REQUEST_TIMEOUT,
+    ENV_TRUST_TEMPLATES,
+    ENV_TYPED_VALUES,
+    ENV_NESTED_KEYS,
     ENV_INI_PATH,
 ];
 
@@ -42,6 +49,10 @@ pub struct Flags {
     pub page_size: Option<String>,
     pub dial_timeout: Option<String>,
     pub request_timeout: Option<String>,
+    /// The switches are `Some("true")` when given.
+    pub trust_templates: Option<String>,
+    pub typed_values: Option<String>,
+    pub nested_keys: Option<String>,
 }
 
 /// Resolved settings: what the component's `options` record carries.
@@ -53,6 +64,8 @@ pub struct Settings {
     pub page_size: u32,
     pub dial_timeout_ms: u32,
     pub request_timeout_ms: u32,
+    /// How values become variables.
+    pub values: ValueRules,
 }
 
 impl Settings {
@@ -64,6 +77,7 @@ impl Settings {
         page_size: u32,
         dial_timeout_ms: u32,
         request_timeout_ms: u32,
+        values: ValueRules,
     ) -> Result<Settings, Error> {
         for (field, value) in [
             ("page-size", page_size),
@@ -91,6 +105,7 @@ impl Settings {
             page_size,
             dial_timeout_ms,
             request_timeout_ms,
+            values,
         })
     }
 }
@@ -140,13 +155,52 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         DEFAULT_REQUEST_TIMEOUT_MS,
     )?;
 
+    let switch = |flag: &Option<String>, flag_name: &str, var: &str, ini_value: Option<&(String, String)>| match pick(
+        flag, flag_name, env, var,
+    )
+    .or_else(|| ini_value.cloned())
+    {
+        None => Ok(false),
+        Some((raw, source)) => parse_bool(&raw).ok_or_else(|| invalid(&source, &raw, "expected true or false")),
+    };
+    let values = ValueRules {
+        trust_templates: switch(
+            &flags.trust_templates,
+            "--trust-templates",
+            ENV_TRUST_TEMPLATES,
+            ini.and_then(|i| i.trust_templates.as_ref()),
+        )?,
+        typed_values: switch(
+            &flags.typed_values,
+            "--typed-values",
+            ENV_TYPED_VALUES,
+            ini.and_then(|i| i.typed_values.as_ref()),
+        )?,
+        nested_keys: switch(
+            &flags.nested_keys,
+            "--nested-keys",
+            ENV_NESTED_KEYS,
+            ini.and_then(|i| i.nested_keys.as_ref()),
+        )?,
+    };
+
     Ok(Settings {
         endpoints,
         prefix: Prefix::new(&prefix),
         page_size,
         dial_timeout_ms,
         request_timeout_ms,
+        values,
     })
+}
+
+/// A boolean as Python's configparser reads one (`getboolean`), for every source alike.
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 /// The flag if given, else the environment variable if set: the value and where it came from.
@@ -296,6 +350,9 @@ struct ClassicIni {
     /// Built from `[etcd] host`, `port` and `secure`, with the source for error messages.
     endpoint: Option<(String, String)>,
     prefix: Option<(String, String)>,
+    trust_templates: Option<(String, String)>,
+    typed_values: Option<(String, String)>,
+    nested_keys: Option<(String, String)>,
 }
 
 impl ClassicIni {
@@ -308,12 +365,9 @@ impl ClassicIni {
 
         let secure = match get("secure") {
             None => false,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "yes" | "true" | "on" => true,
-                "0" | "no" | "false" | "off" => false,
-                _ => return Err(invalid(&source("secure"), &v, "expected true or false")),
-            },
+            Some(v) => parse_bool(&v).ok_or_else(|| invalid(&source("secure"), &v, "expected true or false"))?,
         };
+        let with_source = |key: &str| get(key).map(|v| (v, source(key)));
         let host = get("host");
         let port = get("port");
         let endpoint = if host.is_some() || port.is_some() {
@@ -333,6 +387,9 @@ impl ClassicIni {
         Ok(ClassicIni {
             endpoint,
             prefix: ini.get("etcd", "prefix").map(|p| (p, source("prefix"))),
+            trust_templates: with_source("trust_templates"),
+            typed_values: with_source("typed_values"),
+            nested_keys: with_source("nested_keys"),
         })
     }
 }
@@ -448,15 +505,64 @@ mod tests {
     }
 
     #[test]
+    fn value_switches_follow_the_same_precedence() {
+        let s = resolve(&Flags::default(), &env_of(&[]), None).unwrap();
+        assert_eq!(
+            s.values,
+            ValueRules::default(),
+            "strings are unsafe, untyped, flat by default"
+        );
+        let file = ini("[etcd]\ntrust_templates = yes\ntyped_values = on\nnested_keys = 1\n");
+        let s = resolve(&Flags::default(), &env_of(&[]), Some(&file)).unwrap();
+        assert_eq!(
+            s.values,
+            ValueRules {
+                trust_templates: true,
+                typed_values: true,
+                nested_keys: true
+            }
+        );
+        let env = env_of(&[(ENV_TRUST_TEMPLATES, "false")]);
+        assert!(
+            !resolve(&Flags::default(), &env, Some(&file))
+                .unwrap()
+                .values
+                .trust_templates
+        );
+        let flags = Flags {
+            trust_templates: Some("true".into()),
+            ..Flags::default()
+        };
+        assert!(resolve(&flags, &env, Some(&file)).unwrap().values.trust_templates);
+        let err = resolve(&Flags::default(), &env_of(&[(ENV_TYPED_VALUES, "maybe")]), None).unwrap_err();
+        assert!(err.to_string().contains(ENV_TYPED_VALUES), "{err}");
+    }
+
+    #[test]
     fn typed_options_are_checked_like_resolved_ones() {
-        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1).unwrap();
+        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1, ValueRules::default()).unwrap();
         assert_eq!(ok.endpoints, ["http://127.0.0.1:2379"]);
         assert_eq!(ok.prefix.as_str(), "/a");
         let err = |r: Result<Settings, Error>| r.unwrap_err().to_string();
-        assert!(err(Settings::checked(&[], "/a", 5, 1, 1)).contains("options.endpoints"));
-        assert!(err(Settings::checked(&["ftp://x".into()], "/a", 5, 1, 1)).contains("ftp"));
-        assert!(err(Settings::checked(&["x:1".into()], "/a", 0, 1, 1)).contains("options.page-size"));
-        assert!(err(Settings::checked(&["x:1".into()], "/a", 1, 1, 0)).contains("options.request-timeout-ms"));
+        assert!(err(Settings::checked(&[], "/a", 5, 1, 1, ValueRules::default())).contains("options.endpoints"));
+        assert!(
+            err(Settings::checked(
+                &["ftp://x".into()],
+                "/a",
+                5,
+                1,
+                1,
+                ValueRules::default()
+            ))
+            .contains("ftp")
+        );
+        assert!(
+            err(Settings::checked(&["x:1".into()], "/a", 0, 1, 1, ValueRules::default())).contains("options.page-size")
+        );
+        assert!(
+            err(Settings::checked(&["x:1".into()], "/a", 1, 1, 0, ValueRules::default()))
+                .contains("options.request-timeout-ms")
+        );
     }
 
     #[test]

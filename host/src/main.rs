@@ -40,6 +40,18 @@ struct Cli {
     /// Time to wait for one answer [env: ETCD_INVENTORY_REQUEST_TIMEOUT] [default: 30s]
     #[arg(long, value_name = "DURATION")]
     request_timeout: Option<String>,
+    /// Emit values as plain strings that Ansible renders as templates; by default they are
+    /// marked unsafe [env: ETCD_INVENTORY_TRUST_TEMPLATES]
+    #[arg(long)]
+    trust_templates: bool,
+    /// Decode values that are JSON into booleans, numbers, lists and maps
+    /// [env: ETCD_INVENTORY_TYPED_VALUES]
+    #[arg(long)]
+    typed_values: bool,
+    /// Build nested maps from deeper keys such as hostvars/HOST/nginx/port
+    /// [env: ETCD_INVENTORY_NESTED_KEYS]
+    #[arg(long)]
+    nested_keys: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +84,9 @@ fn run(cli: Cli) -> Result<String, String> {
         page_size: cli.page_size,
         dial_timeout: cli.dial_timeout,
         request_timeout: cli.request_timeout,
+        trust_templates: switch(cli.trust_templates),
+        typed_values: switch(cli.typed_values),
+        nested_keys: switch(cli.nested_keys),
     };
     let env = |name: &str| std::env::var(name).ok();
     let exe = std::env::current_exe().ok();
@@ -101,6 +116,11 @@ fn run(cli: Cli) -> Result<String, String> {
 /// lines after it: the user gets one line, as for every other error.
 fn one_line(error: &wasmtime::Error) -> String {
     format!("{error:#}").lines().next().unwrap_or_default().to_string()
+}
+
+/// A switch given on the command line, as settings take it: `Some("true")` when present.
+fn switch(given: bool) -> Option<String> {
+    given.then(|| "true".to_string())
 }
 
 fn fail(message: String) -> ExitCode {

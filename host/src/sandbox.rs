@@ -176,6 +176,9 @@ fn to_options(s: &Settings) -> wit::Options {
         page_size: s.page_size,
         connect_timeout_ms: s.dial_timeout_ms,
         request_timeout_ms: s.request_timeout_ms,
+        trust_templates: s.values.trust_templates,
+        typed_values: s.values.typed_values,
+        nested_keys: s.values.nested_keys,
     }
 }
 
@@ -214,5 +217,10 @@ fn from_error(e: wit::Error) -> Error {
         wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
         wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
         wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
+        wit::Error::NestedClash(c) => LayoutError::NestedClash {
+            value_key: c.value_key,
+            map_key: c.map_key,
+        }
+        .into(),
     }
 }

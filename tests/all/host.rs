@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Etcd, SAMPLE_KV, inventory};
+use crate::support::{Etcd, SAMPLE_KV, inventory, marked as u};
 
 #[test]
 fn host_prints_its_variables() {
@@ -13,7 +13,7 @@ fn host_prints_its_variables() {
     let run = inventory(&etcd, &["--host", "web01"]);
     assert_eq!(
         run.json(),
-        json!({"ansible_host": "10.0.0.11", "ansible_connection": "local"})
+        json!({"ansible_host": u("10.0.0.11"), "ansible_connection": u("local")})
     );
     assert_eq!(run.stderr, "");
 }

@@ -2,20 +2,21 @@
 
 use serde_json::json;
 
-use crate::support::{Etcd, SAMPLE_KV, inventory};
+use crate::support::{Etcd, SAMPLE_KV, inventory, marked as u};
 
+/// The sample inventory as `--list` prints it by default: every value marked unsafe.
 fn sample_expected() -> serde_json::Value {
     json!({
-        "all": {"hosts": [], "vars": {"ntp_server": "ntp.example.com"}, "children": ["prod", "ungrouped"]},
-        "prod": {"hosts": [], "vars": {"env": "production"}, "children": ["db", "web"]},
-        "web": {"hosts": ["web01", "web02"], "vars": {"http_port": "8080"}, "children": []},
+        "all": {"hosts": [], "vars": {"ntp_server": u("ntp.example.com")}, "children": ["prod", "ungrouped"]},
+        "prod": {"hosts": [], "vars": {"env": u("production")}, "children": ["db", "web"]},
+        "web": {"hosts": ["web01", "web02"], "vars": {"http_port": u("8080")}, "children": []},
         "db": {"hosts": ["db01"], "vars": {}, "children": []},
         "ungrouped": {"hosts": ["bastion"], "vars": {}, "children": []},
         "_meta": {"hostvars": {
-            "bastion": {"ansible_host": "10.0.0.1"},
-            "db01": {"ansible_host": "10.0.0.21", "role": "primary"},
-            "web01": {"ansible_host": "10.0.0.11", "ansible_connection": "local"},
-            "web02": {"ansible_host": "10.0.0.12"},
+            "bastion": {"ansible_host": u("10.0.0.1")},
+            "db01": {"ansible_host": u("10.0.0.21"), "role": u("primary")},
+            "web01": {"ansible_host": u("10.0.0.11"), "ansible_connection": u("local")},
+            "web02": {"ansible_host": u("10.0.0.12")},
         }},
     })
 }
@@ -108,7 +109,7 @@ fn many_small_pages_give_the_same_inventory_as_one_page() {
     let whole = inventory(&etcd, &["--list", "--page-size", "100000"]);
     let json = paged.json();
     assert_eq!(json["_meta"]["hostvars"].as_object().map(|m| m.len()), Some(300));
-    assert_eq!(json["_meta"]["hostvars"]["h123"]["n"], "123");
+    assert_eq!(json["_meta"]["hostvars"]["h123"]["n"], u("123"));
     assert_eq!(paged.stdout, whole.stdout);
 }
 

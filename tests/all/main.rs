@@ -12,4 +12,5 @@ mod list;
 mod sandbox;
 mod settings;
 mod snapshot;
+mod values;
 mod wasmtime_cli;

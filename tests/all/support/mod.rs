@@ -24,20 +24,18 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A string as the inventory emits it by default: marked so Ansible never templates it.
+pub fn marked(text: &str) -> Value {
+    serde_json::json!({ "__ansible_unsafe": text })
+}
+
 /// Path of our binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_etcd-inventory")
 }
 
 /// Settings variables that must not leak from the developer's shell into a test.
-const SETTINGS_ENV: [&str; 6] = [
-    "ETCDCTL_ENDPOINTS",
-    "ETCDCTL_DIAL_TIMEOUT",
-    "ETCD_INVENTORY_PREFIX",
-    "ETCD_INVENTORY_PAGE_SIZE",
-    "ETCD_INVENTORY_REQUEST_TIMEOUT",
-    "ETCD_INI_PATH",
-];
+const SETTINGS_ENV: [&str; 9] = etcd_inventory::settings::ENV_VARS;
 
 /// A command with the settings environment cleared.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
@@ -110,6 +108,25 @@ pub fn tool(name: &str, var: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file());
     on_path.unwrap_or_else(|| panic!("{name} not found (set {var}, or run scripts/test.sh, which installs it)"))
+}
+
+/// An Ansible command (`ansible-inventory`, `ansible-playbook`) reading `inventory`, with
+/// its own home and unparsable inventories made fatal (by default Ansible only warns and
+/// goes on with an empty inventory). The temporary home lives as long as the command.
+pub fn ansible_command(program: &str, inventory: &Path, etcd: &Etcd) -> (std::process::Command, tempfile::TempDir) {
+    let home = tempfile::tempdir().expect("temp home");
+    let var = format!("{}_BIN", program.to_uppercase().replace('-', "_"));
+    let mut command = clean_command(tool(program, &var));
+    command
+        .arg("-i")
+        .arg(inventory)
+        .env("HOME", home.path())
+        .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .env("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "true")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint);
+    (command, home)
 }
 
 /// Makes a spawned server die with the test process, even if the test aborts before Drop.

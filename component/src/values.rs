@@ -1,0 +1,142 @@
+//! How a stored value becomes an Ansible variable. Ansible (since ansible-core 2.19) treats
+//! strings from an inventory script as trusted templates: whoever can write the etcd prefix
+//! could run code on the controller through `{{ lookup('pipe', ...) }}`. So by default every
+//! string is marked `{"__ansible_unsafe": ...}` and never rendered; Vault ciphertexts pass
+//! through as `{"__ansible_vault": ...}`, decrypted only by Ansible where used.
+
+use serde_json::{Map, Value};
+
+/// Ansible's JSON marker of a string that must never be templated.
+pub const UNSAFE: &str = "__ansible_unsafe";
+/// Ansible's JSON marker of a Vault-encrypted string.
+pub const VAULT: &str = "__ansible_vault";
+/// How every Ansible Vault ciphertext begins.
+pub const VAULT_HEADER: &str = "$ANSIBLE_VAULT;";
+
+/// The settings that decide how values are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueRules {
+    /// Emit strings plainly, so Ansible renders templates in them.
+    pub trust_templates: bool,
+    /// Decode values that are JSON (`true`, `8080`, `["a"]`, `{"k": 1}`) into those types.
+    pub typed_values: bool,
+    /// Build nested maps from deeper variable keys (`hostvars/h/nginx/port`).
+    pub nested_keys: bool,
+}
+
+/// The variable for a stored text value.
+pub fn to_variable(text: String, rules: &ValueRules) -> Value {
+    let value = if rules.typed_values {
+        match serde_json::from_str::<Value>(&text) {
+            // An object using Ansible's own `__ansible_*` keys could smuggle markers past
+            // us: it stays the string it was stored as.
+            Ok(decoded) if !uses_ansible_keys(&decoded) => decoded,
+            _ => Value::String(text),
+        }
+    } else {
+        Value::String(text)
+    };
+    mark_strings(value, rules.trust_templates)
+}
+
+/// Marks every string, however deep: Vault ciphertexts as vault, the rest as unsafe unless
+/// templates are trusted.
+fn mark_strings(value: Value, trust_templates: bool) -> Value {
+    match value {
+        Value::String(s) if s.trim_start().starts_with(VAULT_HEADER) => marker(VAULT, s.trim().to_string()),
+        Value::String(s) if !trust_templates => marker(UNSAFE, s),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| mark_strings(v, trust_templates)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, mark_strings(v, trust_templates)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn marker(key: &str, text: String) -> Value {
+    let mut map = Map::new();
+    map.insert(key.to_string(), Value::String(text));
+    Value::Object(map)
+}
+
+fn uses_ansible_keys(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(uses_ansible_keys),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.starts_with("__ansible_") || uses_ansible_keys(v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const VAULTED: &str = "$ANSIBLE_VAULT;1.1;AES256\n6162\n6364";
+
+    fn var(text: &str, trust: bool, typed: bool) -> Value {
+        let rules = ValueRules {
+            trust_templates: trust,
+            typed_values: typed,
+            nested_keys: false,
+        };
+        to_variable(text.to_string(), &rules)
+    }
+
+    #[test]
+    fn strings_are_unsafe_by_default() {
+        assert_eq!(var("{{ 7*6 }}", false, false), json!({"__ansible_unsafe": "{{ 7*6 }}"}));
+        assert_eq!(var("8080", false, false), json!({"__ansible_unsafe": "8080"}));
+    }
+
+    #[test]
+    fn trusted_strings_are_plain() {
+        assert_eq!(var("{{ 7*6 }}", true, false), json!("{{ 7*6 }}"));
+    }
+
+    #[test]
+    fn vault_ciphertexts_pass_through_whatever_the_trust() {
+        for trust in [false, true] {
+            assert_eq!(var(VAULTED, trust, false), json!({"__ansible_vault": VAULTED}));
+            assert_eq!(
+                var(&format!("  {VAULTED}\n"), trust, true),
+                json!({"__ansible_vault": VAULTED})
+            );
+        }
+    }
+
+    #[test]
+    fn typed_values_decode_json_and_keep_marking_strings() {
+        assert_eq!(var("true", false, true), json!(true));
+        assert_eq!(var("50000", false, true), json!(50000));
+        assert_eq!(var("null", false, true), json!(null));
+        assert_eq!(
+            var(r#"["a", {"k": 1, "s": "{{ x }}"}]"#, false, true),
+            json!([{"__ansible_unsafe": "a"}, {"k": 1, "s": {"__ansible_unsafe": "{{ x }}"}}])
+        );
+        assert_eq!(var(r#""quoted""#, true, true), json!("quoted"));
+        let nested_vault = serde_json::to_string(&json!({"pw": VAULTED})).unwrap();
+        assert_eq!(
+            var(&nested_vault, true, true),
+            json!({"pw": {"__ansible_vault": VAULTED}})
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_json_stays_a_string() {
+        assert_eq!(var("web 01", true, true), json!("web 01"));
+        assert_eq!(var("{not json", false, true), json!({"__ansible_unsafe": "{not json"}));
+    }
+
+    #[test]
+    fn decoded_objects_cannot_forge_ansible_markers() {
+        let forged = r#"{"__ansible_unsafe": "x"}"#;
+        assert_eq!(var(forged, true, true), json!(forged));
+        let deep = r#"[{"a": {"__ansible_vault": "x"}}]"#;
+        assert_eq!(var(deep, false, true), json!({"__ansible_unsafe": deep}));
+    }
+}
