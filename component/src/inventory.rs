@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::Value;
 
 use crate::layout::{Entry, Prefix, classify, var_path};
-use crate::values::{ValueRules, to_variable};
+use crate::values::{ValueRules, Variable, to_variable};
 
 /// One key-value pair as etcd stores it: bytes, which need not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +16,8 @@ pub struct Kv {
     pub value: Vec<u8>,
 }
 
-/// Variables of a host or group. Filled in sorted order at every level (see [`assemble`]),
-/// so the output is byte-for-byte deterministic.
-pub type Vars = serde_json::Map<String, Value>;
+/// Variables of a host or group. Sorted, so the output is byte-for-byte deterministic.
+pub type Vars = BTreeMap<String, Variable>;
 
 /// Ansible's implicit group that contains every group that has no parent.
 pub const ALL: &str = "all";
@@ -201,27 +199,31 @@ pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) 
 /// One variable as read: where it goes (one segment, or several with nested keys), the key
 /// it came from (for errors) and its value.
 struct VarEntry<'a> {
-    path: Vec<&'a str>,
+    var: &'a str,
     key: &'a str,
-    value: Value,
+    value: Variable,
 }
 
 impl<'a> VarEntry<'a> {
     fn new(var: &'a str, key: &'a str, text: String, rules: &ValueRules) -> Self {
         VarEntry {
-            path: var_path(var).collect(),
+            var,
             key,
             value: to_variable(text, rules),
         }
     }
 }
 
+/// Whether `inner` is a nested key below `outer` (`nginx/port` below `nginx`).
+fn is_below(outer: &str, inner: &str) -> bool {
+    inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Builds a (possibly nested) map of variables. Sorted by path, a variable and the keys
-/// below it are neighbours, so one pass finds every clash; inserting in that order keeps
-/// every level of the map sorted.
+/// below it are neighbours, so one pass over neighbours finds every clash.
 fn assemble(mut entries: Vec<VarEntry>) -> Result<Vars, LayoutError> {
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    if let Some(pair) = entries.windows(2).find(|pair| pair[1].path.starts_with(&pair[0].path)) {
+    entries.sort_by(|a, b| var_path(a.var).cmp(var_path(b.var)));
+    if let Some(pair) = entries.windows(2).find(|pair| is_below(pair[0].var, pair[1].var)) {
         return Err(LayoutError::NestedClash {
             value_key: pair[0].key.to_string(),
             map_key: pair[1].key.to_string(),
@@ -229,15 +231,18 @@ fn assemble(mut entries: Vec<VarEntry>) -> Result<Vars, LayoutError> {
     }
     let mut vars = Vars::new();
     for entry in entries {
-        let (leaf, parents) = entry.path.split_last().expect("a variable has a name");
+        let (parents, leaf) = match entry.var.rsplit_once('/') {
+            Some((parents, leaf)) => (Some(parents), leaf),
+            None => (None, entry.var),
+        };
         let mut map = &mut vars;
-        for parent in parents {
-            let slot = map
+        for parent in parents.into_iter().flat_map(var_path) {
+            map = match map
                 .entry(parent.to_string())
-                .or_insert_with(|| Value::Object(Vars::new()));
-            map = match slot {
-                Value::Object(inner) => inner,
-                // Every value sits at a path no other path extends (checked above).
+                .or_insert_with(|| Variable::Map(Vars::new()))
+            {
+                Variable::Map(inner) => inner,
+                // No value sits where a map is needed: clashes were rejected above.
                 _ => unreachable!("clashes are rejected before assembly"),
             };
         }
@@ -467,7 +472,10 @@ mod tests {
                 example: "/ansible/hostvars/web01/nginx/port".into()
             })
         );
-        assert_eq!(built.value.hostvars["web01"]["ip"], "10.0.0.1");
+        assert_eq!(
+            serde_json::to_value(&built.value.hostvars["web01"]).unwrap(),
+            json!({"ip": "10.0.0.1"})
+        );
     }
 
     #[test]

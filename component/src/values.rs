@@ -4,6 +4,9 @@
 //! string is marked `{"__ansible_unsafe": ...}` and never rendered; Vault ciphertexts pass
 //! through as `{"__ansible_vault": ...}`, decrypted only by Ansible where used.
 
+use std::collections::BTreeMap;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// Ansible's JSON marker of a string that must never be templated.
@@ -24,19 +27,68 @@ pub struct ValueRules {
     pub nested_keys: bool,
 }
 
+/// How a string variable is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// As a plain string: Ansible renders templates in it.
+    Plain,
+    /// As `{"__ansible_unsafe": ...}`: never rendered.
+    Unsafe,
+    /// As `{"__ansible_vault": ...}`: decrypted by Ansible where used.
+    Vault,
+}
+
+/// One variable, ready to be printed. Strings, by far the most common, keep their text and
+/// a mark rather than a JSON object each, so a large inventory stays small in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Variable {
+    Text(Mark, String),
+    /// A decoded JSON value (typed values), its strings already marked.
+    Json(Value),
+    /// Variables nested under this one (nested keys), sorted.
+    Map(BTreeMap<String, Variable>),
+}
+
+impl Serialize for Variable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Variable::Text(Mark::Plain, text) => serializer.serialize_str(text),
+            Variable::Text(mark, text) => {
+                let key = if *mark == Mark::Vault { VAULT } else { UNSAFE };
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(key, text)?;
+                map.end()
+            }
+            Variable::Json(value) => value.serialize(serializer),
+            Variable::Map(vars) => vars.serialize(serializer),
+        }
+    }
+}
+
 /// The variable for a stored text value.
-pub fn to_variable(text: String, rules: &ValueRules) -> Value {
-    let value = if rules.typed_values {
+pub fn to_variable(text: String, rules: &ValueRules) -> Variable {
+    if rules.typed_values {
         match serde_json::from_str::<Value>(&text) {
+            Ok(Value::String(decoded)) => return text_variable(decoded, rules.trust_templates),
             // An object using Ansible's own `__ansible_*` keys could smuggle markers past
             // us: it stays the string it was stored as.
-            Ok(decoded) if !uses_ansible_keys(&decoded) => decoded,
-            _ => Value::String(text),
+            Ok(decoded) if !uses_ansible_keys(&decoded) => {
+                return Variable::Json(mark_strings(decoded, rules.trust_templates));
+            }
+            _ => {}
         }
+    }
+    text_variable(text, rules.trust_templates)
+}
+
+fn text_variable(text: String, trust_templates: bool) -> Variable {
+    if text.trim_start().starts_with(VAULT_HEADER) {
+        Variable::Text(Mark::Vault, text.trim().to_string())
+    } else if trust_templates {
+        Variable::Text(Mark::Plain, text)
     } else {
-        Value::String(text)
-    };
-    mark_strings(value, rules.trust_templates)
+        Variable::Text(Mark::Unsafe, text)
+    }
 }
 
 /// Marks every string, however deep: Vault ciphertexts as vault, the rest as unsafe unless
@@ -84,7 +136,7 @@ mod tests {
             typed_values: typed,
             nested_keys: false,
         };
-        to_variable(text.to_string(), &rules)
+        serde_json::to_value(to_variable(text.to_string(), &rules)).unwrap()
     }
 
     #[test]
