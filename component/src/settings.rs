@@ -141,14 +141,14 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         },
     };
     let dial_timeout_ms = duration_setting(
-        flags.dial_timeout.as_ref(),
+        &flags.dial_timeout,
         "--dial-timeout",
         env,
         ENV_DIAL_TIMEOUT,
         DEFAULT_DIAL_TIMEOUT_MS,
     )?;
     let request_timeout_ms = duration_setting(
-        flags.request_timeout.as_ref(),
+        &flags.request_timeout,
         "--request-timeout",
         env,
         ENV_REQUEST_TIMEOUT,
@@ -216,13 +216,13 @@ fn pick(
 }
 
 fn duration_setting(
-    flag: Option<&String>,
+    flag: &Option<String>,
     flag_name: &str,
     env: &dyn Fn(&str) -> Option<String>,
     var: &str,
     default: u32,
 ) -> Result<u32, Error> {
-    match pick(&flag.cloned(), flag_name, env, var) {
+    match pick(flag, flag_name, env, var) {
         None => Ok(default),
         Some((raw, source)) => parse_duration_ms(&raw).map_err(|e| invalid(&source, &raw, &e)),
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Ansible's JSON marker of a string that must never be templated.
 pub const UNSAFE: &str = "__ansible_unsafe";
@@ -91,12 +91,13 @@ fn text_variable(text: String, trust_templates: bool) -> Variable {
     }
 }
 
-/// Marks every string, however deep: Vault ciphertexts as vault, the rest as unsafe unless
-/// templates are trusted.
+/// Marks every string, however deep, by the same rule and in the same form as a plain
+/// text value ([`text_variable`] and `Variable`'s `Serialize`).
 fn mark_strings(value: Value, trust_templates: bool) -> Value {
     match value {
-        Value::String(s) if s.trim_start().starts_with(VAULT_HEADER) => marker(VAULT, s.trim().to_string()),
-        Value::String(s) if !trust_templates => marker(UNSAFE, s),
+        Value::String(s) => {
+            serde_json::to_value(text_variable(s, trust_templates)).expect("a text variable serialises")
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(|v| mark_strings(v, trust_templates)).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -105,12 +106,6 @@ fn mark_strings(value: Value, trust_templates: bool) -> Value {
         ),
         other => other,
     }
-}
-
-fn marker(key: &str, text: String) -> Value {
-    let mut map = Map::new();
-    map.insert(key.to_string(), Value::String(text));
-    Value::Object(map)
 }
 
 fn uses_ansible_keys(value: &Value) -> bool {
