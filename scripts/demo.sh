@@ -19,7 +19,15 @@ etcd --name demo --data-dir "$dir/data" --listen-client-urls "$client" --adverti
     --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" --initial-cluster "demo=$peer" \
     >"$dir/etcd.log" 2>&1 &
 etcd_pid=$!
-trap 'kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# Stops etcd and keeps the script's own exit status (not that of the killed etcd).
+cleanup() {
+    local status=$?
+    kill "$etcd_pid" 2>/dev/null
+    wait "$etcd_pid" 2>/dev/null || true
+    rm -rf "$dir"
+    exit "$status"
+}
+trap cleanup EXIT
 
 export ETCDCTL_API=3 ETCDCTL_ENDPOINTS="$client"
 for _ in $(seq 1 100); do
