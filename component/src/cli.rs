@@ -22,12 +22,16 @@ pub enum Command {
 
 pub const USAGE: &str = "\
 usage: etcd_inventory.wasm (--list | --host NAME) [--endpoints URLS] [--prefix PREFIX]
-                           [--page-size N] [--dial-timeout DURATION] [--request-timeout DURATION]
+                           [--page-size N] [--dial-timeout DURATION] [--command-timeout DURATION]
+                           [--user NAME] [--password-file FILE]
                            [--trust-templates] [--typed-values] [--nested-keys]
 
 An Ansible inventory script that reads the inventory from etcd's v3 JSON gateway.
 Settings: flag > environment (ETCDCTL_ENDPOINTS, ETCD_INVENTORY_PREFIX, ...) > etcd.ini
-(ETCD_INI_PATH) > default (http://127.0.0.1:2379, /ansible).";
+(ETCD_INI_PATH) > default (http://127.0.0.1:2379, /ansible). The password comes from
+ETCDCTL_USER (name:password), ETCDCTL_PASSWORD, --password-file or etcd.ini, never a flag.
+--cacert, --cert and --key need the native etcd-inventory binary: wasi:http gives a
+component no TLS settings, so here https reaches publicly trusted certificates only.";
 
 /// Parses arguments without the program name. `Err` is a usage error, for exit status 2.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
@@ -64,7 +68,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             Long("prefix") => &mut flags.prefix,
             Long("page-size") => &mut flags.page_size,
             Long("dial-timeout") => &mut flags.dial_timeout,
-            Long("request-timeout") => &mut flags.request_timeout,
+            Long("command-timeout") => &mut flags.command_timeout,
+            Long("user") => &mut flags.user,
+            Long("password-file") => &mut flags.password_file,
+            // Accepted so that settings refuse them with the reason, rather than as unknown.
+            Long("cacert") => &mut flags.cacert,
+            Long("cert") => &mut flags.cert,
+            Long("key") => &mut flags.key,
             other => return Err(other.unexpected().to_string()),
         };
         *slot = Some(text(parser.value().map_err(|e| e.to_string())?)?);

@@ -17,6 +17,12 @@ pub enum Error {
     Gateway(GatewayFailure),
     /// An endpoint's answer is not a valid range response.
     MalformedResponse(EndpointFailure),
+    /// etcd refused the user name or password.
+    AuthFailed { user: String, endpoint: String },
+    /// etcd has authentication on, and no user was configured.
+    AuthRequired { endpoint: String },
+    /// etcd's RBAC does not let this user read the keys (a prefix, shown with a final `/`).
+    PermissionDenied { user: Option<String>, keys: String },
     /// The data under the prefix cannot become a correct inventory.
     Layout(LayoutError),
 }
@@ -73,6 +79,26 @@ impl fmt::Display for Error {
                     _ => Ok(()),
                 }
             }
+            Error::AuthFailed { user, endpoint } => write!(
+                f,
+                "etcd at {endpoint} refused the password of user {user:?} (check ETCDCTL_USER and ETCDCTL_PASSWORD, \
+                 --user and --password-file, or username and password in etcd.ini)"
+            ),
+            Error::AuthRequired { endpoint } => write!(
+                f,
+                "etcd at {endpoint} requires authentication and no user is set (set ETCDCTL_USER and \
+                 ETCDCTL_PASSWORD, --user and --password-file, or username and password in etcd.ini)"
+            ),
+            Error::PermissionDenied { user: Some(user), keys } => write!(
+                f,
+                "etcd user {user:?} may not read the keys under {keys} (grant one of its roles read on that prefix, \
+                 or set --prefix to one it may read)"
+            ),
+            Error::PermissionDenied { user: None, keys } => write!(
+                f,
+                "etcd denies reading the keys under {keys} without a user (set a user whose role may read that \
+                 prefix: ETCDCTL_USER, --user or username in etcd.ini)"
+            ),
             Error::MalformedResponse(m) => write!(
                 f,
                 "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",

@@ -1,7 +1,8 @@
 //! Reading a key range through etcd's v3 JSON gateway (`POST /v3/kv/range`), page by page,
 //! every page pinned to the revision of the first, so the result is one consistent snapshot
-//! however others write meanwhile. The HTTP itself is behind [`Transport`], so this logic
-//! is the same under every host and is unit-tested natively.
+//! however others write meanwhile; with a user, after one `POST /v3/auth/authenticate`.
+//! The HTTP itself is behind [`Transport`], so this logic is the same under every host and
+//! is unit-tested natively.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -10,19 +11,30 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::inventory::Kv;
 use crate::layout::KeyRange;
+use crate::settings::Credentials;
 
 /// The gateway path of the range call (`/v3beta` and `/v3alpha` are older aliases).
 pub const RANGE_PATH: &str = "/v3/kv/range";
+/// Where a user and password buy a token.
+pub const AUTHENTICATE_PATH: &str = "/v3/auth/authenticate";
 
 /// gRPC status codes that etcd's gateway puts in error bodies.
+const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_PERMISSION_DENIED: i32 = 7;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
+const CODE_FAILED_PRECONDITION: i32 = 9;
 const CODE_OUT_OF_RANGE: i32 = 11;
+const CODE_UNAUTHENTICATED: i32 = 16;
 
 /// Pages are sized to about this many bytes of answer, far below the 4 MiB that older
 /// gateways accept: after each page the next limit follows the bytes per key seen so far.
 const TARGET_PAGE_BYTES: usize = 1 << 20;
 /// Keys in the first page, before anything is known of the values' size.
 const FIRST_PAGE_KEYS: u32 = 1000;
+/// Before each round over the endpoints: the first goes at once, the others wait for a
+/// leader to be elected (etcd's default election timeout is 1 s).
+const UNAVAILABLE_PAUSES_MS: [u32; 5] = [0, 250, 750, 1500, 3000];
+const CODE_UNAVAILABLE: i32 = 14;
 
 /// An HTTP answer: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +43,22 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
-/// Sends one JSON POST to one endpoint. `Err` means no answer came (refused, timed out,
-/// denied by the host...): the reader then tries the next endpoint.
+/// Sends one JSON POST to one endpoint, with etcd's auth token as the raw `Authorization`
+/// header when there is one. `Err` means no answer came (refused, timed out, denied by the
+/// host...): the reader then tries the next endpoint.
 pub trait Transport {
-    fn post_json(&mut self, endpoint: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String>;
+    fn post_json(
+        &mut self,
+        endpoint: &str,
+        path: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<HttpResponse, String>;
+
+    /// Waits before trying the members again.
+    fn pause(&mut self, ms: u32) {
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(ms)));
+    }
 }
 
 /// A consistent read of a key range.
@@ -48,18 +72,24 @@ pub struct Snapshot {
 
 /// Reads every key in `range`, at most `page_size` keys per request (fewer when values are
 /// large), from the first endpoint that answers; a member that stops answering passes the
-/// read to the next, at the same revision.
+/// read to the next, at the same revision. With `credentials`, authenticates once first
+/// (it is costly on the server), and once more if etcd later rejects the token.
 pub fn read_range(
     transport: &mut dyn Transport,
     endpoints: &[String],
     range: &KeyRange,
     page_size: u32,
+    credentials: Option<&Credentials>,
 ) -> Result<Snapshot, Error> {
     let mut reader = Reader {
         transport,
         endpoints,
         current: 0,
+        credentials,
+        token: None,
+        reauthenticated: false,
     };
+    reader.authenticate()?;
     match reader.read_all(range, page_size) {
         // The pinned revision was compacted away between two pages: start again once at the
         // current revision. A second compaction during one run means something is
@@ -74,9 +104,60 @@ struct Reader<'a> {
     endpoints: &'a [String],
     /// The endpoint that answered last; later pages go there first.
     current: usize,
+    credentials: Option<&'a Credentials>,
+    /// etcd's auth token; it never leaves this reader and the transport.
+    token: Option<String>,
+    /// Set once a rejected token was replaced: a second rejection is an error, not a loop.
+    reauthenticated: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// Trades the user and password for a token. An etcd without auth enabled answers
+    /// FailedPrecondition; the read then goes on without a token, as etcdctl does.
+    fn authenticate(&mut self) -> Result<(), Error> {
+        let Some(credentials) = self.credentials else {
+            return Ok(());
+        };
+        let request = AuthenticateRequest {
+            name: &credentials.user,
+            password: &credentials.password,
+        };
+        let body = serde_json::to_vec(&request).expect("an authenticate request serialises");
+        self.token = None;
+        let (endpoint, answer) = self.post(AUTHENTICATE_PATH, &body)?;
+        if answer.status == 200 {
+            let answer: AuthenticateResponse = serde_json::from_slice(&answer.body)
+                .map_err(|e| malformed(endpoint, format!("not an authenticate response ({e})")))?;
+            self.token = Some(answer.token).filter(|t| !t.is_empty());
+            return Ok(());
+        }
+        match gateway_failure(endpoint, &answer) {
+            f if f.code == Some(CODE_FAILED_PRECONDITION) => Ok(()),
+            f if f.code == Some(CODE_INVALID_ARGUMENT) => Err(Error::AuthFailed {
+                user: credentials.user.clone(),
+                endpoint: f.endpoint,
+            }),
+            f => Err(Error::Gateway(f)),
+        }
+    }
+
+    /// Turns an error answer to a range request into the error a user can act on.
+    fn range_error(&self, range: &KeyRange, failure: GatewayFailure) -> Error {
+        let user = self.credentials.map(|c| c.user.clone());
+        if failure.code == Some(CODE_PERMISSION_DENIED) {
+            return Error::PermissionDenied {
+                user,
+                keys: String::from_utf8_lossy(&range.start).into_owned(),
+            };
+        }
+        if user.is_none() && needs_authentication(&failure) {
+            return Error::AuthRequired {
+                endpoint: failure.endpoint,
+            };
+        }
+        Error::Gateway(failure)
+    }
+
     fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
         let mut max_limit = page_size.max(1);
         let mut limit = max_limit.min(FIRST_PAGE_KEYS);
@@ -95,7 +176,7 @@ impl Reader<'_> {
                 revision: revision.map(|r: i64| r.to_string()),
             };
             let body = serde_json::to_vec(&request).expect("a range request serialises");
-            let (endpoint, answer) = self.post(&body)?;
+            let (endpoint, answer) = self.post(RANGE_PATH, &body)?;
             let page = match parse_answer(endpoint, &answer) {
                 Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
                     // The answer was too big for the gateway (4 MiB on older ones): ask for
@@ -105,6 +186,16 @@ impl Reader<'_> {
                     halvings += 1;
                     continue;
                 }
+                Err(Error::Gateway(f))
+                    if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated =>
+                {
+                    // The token expired or this member does not know it: one new token,
+                    // then the same page again.
+                    self.reauthenticated = true;
+                    self.authenticate()?;
+                    continue;
+                }
+                Err(Error::Gateway(f)) => return Err(self.range_error(range, f)),
                 other => other?,
             };
             // The header carries the store's current revision, not the one a page was read
@@ -139,24 +230,71 @@ impl Reader<'_> {
     }
 
     /// Posts to the current endpoint, then to each other one in turn, until one answers.
-    fn post(&mut self, body: &[u8]) -> Result<(&str, HttpResponse), Error> {
+    /// A member without a leader (during an election, or cut off from the quorum) answers
+    /// Unavailable: that counts as no answer. When only such answers came, waits and goes
+    /// round again, a bounded number of times: an election takes a second or two.
+    fn post(&mut self, path: &str, body: &[u8]) -> Result<(&'a str, HttpResponse), Error> {
         let mut failures = Vec::new();
-        for step in 0..self.endpoints.len() {
-            let index = (self.current + step) % self.endpoints.len();
-            let endpoint = &self.endpoints[index];
-            match self.transport.post_json(endpoint, RANGE_PATH, body) {
-                Ok(answer) => {
-                    self.current = index;
-                    return Ok((&self.endpoints[index], answer));
-                }
-                Err(reason) => failures.push(EndpointFailure {
+        for (round, pause_ms) in UNAVAILABLE_PAUSES_MS.iter().enumerate() {
+            if round > 0 {
+                self.transport.pause(*pause_ms);
+            }
+            failures.clear();
+            for step in 0..self.endpoints.len() {
+                let index = (self.current + step) % self.endpoints.len();
+                let endpoint = &self.endpoints[index];
+                let reason = match self.transport.post_json(endpoint, path, body, self.token.as_deref()) {
+                    Ok(answer) => match unavailable(&answer) {
+                        None => {
+                            self.current = index;
+                            let endpoints: &'a [String] = self.endpoints;
+                            return Ok((&endpoints[index], answer));
+                        }
+                        Some(message) => format!("unavailable ({message})"),
+                    },
+                    Err(reason) => reason,
+                };
+                failures.push(EndpointFailure {
                     endpoint: endpoint.clone(),
                     reason,
-                }),
+                });
+            }
+            if !failures.iter().any(|f| f.reason.starts_with("unavailable (")) {
+                break;
             }
         }
         Err(Error::Unreachable(failures))
     }
+}
+
+/// A member that cannot serve now (no leader, leader changed): HTTP 503 or gRPC
+/// Unavailable. Its message, for the "unreachable" line.
+fn unavailable(answer: &HttpResponse) -> Option<String> {
+    if answer.status == 200 {
+        return None;
+    }
+    let failure = gateway_failure("", answer);
+    (failure.status == 503 || failure.code == Some(CODE_UNAVAILABLE)).then_some(failure.message)
+}
+
+/// etcd without a token, when auth is on: Unauthenticated, or (3.4) InvalidArgument with
+/// "user name is empty".
+fn needs_authentication(failure: &GatewayFailure) -> bool {
+    failure.code == Some(CODE_UNAUTHENTICATED)
+        || failure.status == 401
+        || (failure.code == Some(CODE_INVALID_ARGUMENT) && failure.message.contains("user name is empty"))
+}
+
+#[derive(Serialize)]
+struct AuthenticateRequest<'a> {
+    name: &'a str,
+    password: &'a str,
+}
+
+#[derive(Deserialize)]
+struct AuthenticateResponse {
+    #[serde(default)]
+    token: String,
 }
 
 #[derive(Serialize)]
@@ -223,19 +361,24 @@ fn int64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
 
 fn parse_answer(endpoint: &str, answer: &HttpResponse) -> Result<RangeResponse, Error> {
     if answer.status != 200 {
-        let body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
-        let code = body.as_ref().and_then(|b| b.code);
-        let message = body
-            .and_then(|b| b.message.or(b.error))
-            .unwrap_or_else(|| excerpt(&answer.body));
-        return Err(Error::Gateway(GatewayFailure {
-            endpoint: endpoint.to_string(),
-            status: answer.status,
-            code,
-            message,
-        }));
+        return Err(Error::Gateway(gateway_failure(endpoint, answer)));
     }
     serde_json::from_slice(&answer.body).map_err(|e| malformed(endpoint, format!("not a range response ({e})")))
+}
+
+/// An error answer: the gateway's code and message when its body has them.
+fn gateway_failure(endpoint: &str, answer: &HttpResponse) -> GatewayFailure {
+    let body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
+    let code = body.as_ref().and_then(|b| b.code);
+    let message = body
+        .and_then(|b| b.message.or(b.error))
+        .unwrap_or_else(|| excerpt(&answer.body));
+    GatewayFailure {
+        endpoint: endpoint.to_string(),
+        status: answer.status,
+        code,
+        message,
+    }
 }
 
 fn decode(endpoint: &str, what: &str, text: &str) -> Result<Vec<u8>, Error> {
@@ -273,6 +416,8 @@ mod tests {
     struct Scripted {
         answers: VecDeque<(String, Result<HttpResponse, String>)>,
         requests: Vec<(String, Value)>,
+        /// The path and token of each request, in order.
+        calls: Vec<(String, Option<String>)>,
     }
 
     impl Scripted {
@@ -293,18 +438,29 @@ mod tests {
             Scripted {
                 answers,
                 requests: Vec::new(),
+                calls: Vec::new(),
             }
         }
     }
 
     impl Transport for Scripted {
-        fn post_json(&mut self, endpoint: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String> {
-            assert_eq!(path, RANGE_PATH);
+        fn post_json(
+            &mut self,
+            endpoint: &str,
+            path: &str,
+            body: &[u8],
+            token: Option<&str>,
+        ) -> Result<HttpResponse, String> {
+            self.calls.push((path.to_string(), token.map(str::to_string)));
             self.requests
                 .push((endpoint.to_string(), serde_json::from_slice(body).unwrap()));
             let (expected, answer) = self.answers.pop_front().expect("no more scripted answers");
             assert_eq!(endpoint, expected, "request went to the wrong endpoint");
             answer
+        }
+
+        fn pause(&mut self, ms: u32) {
+            self.calls.push((format!("pause {ms}"), None));
         }
     }
 
@@ -341,7 +497,7 @@ mod tests {
             ("e1", Ok(page(7, &["/p/a", "/p/b"], true, 3))),
             ("e1", Ok(page(7, &["/p/c"], false, 1))),
         ]);
-        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 2).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 2, None).unwrap();
         assert_eq!(snap.revision, 7);
         let keys: Vec<&[u8]> = snap.kvs.iter().map(|kv| kv.key.as_slice()).collect();
         assert_eq!(keys, [b"/p/a".as_slice(), b"/p/b", b"/p/c"]);
@@ -359,7 +515,7 @@ mod tests {
     #[test]
     fn an_empty_range_has_no_kvs_field() {
         let mut t = Scripted::new(vec![("e1", Ok(json!({"header": {"revision": "5"}})))]);
-        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 10).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 10, None).unwrap();
         assert_eq!(
             snap,
             Snapshot {
@@ -378,7 +534,7 @@ mod tests {
             ("e1", Ok(page(9, &["/p/a"], true, 2))),
             ("e1", Ok(page(9, &["/p/z"], false, 1))),
         ]);
-        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap();
         assert_eq!(snap.revision, 9);
         assert_eq!(snap.kvs.len(), 2);
         assert!(
@@ -396,7 +552,7 @@ mod tests {
             ("e1", Ok(page(9, &["/p/a"], true, 2))),
             ("e1", Ok(compacted)),
         ]);
-        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert!(
             matches!(err, Error::Gateway(GatewayFailure { code: Some(11), .. })),
             "{err:?}"
@@ -410,7 +566,7 @@ mod tests {
             ("e1", Err("connection refused".into())),
             ("e2", Ok(page(7, &["/p/b"], false, 1))),
         ]);
-        let snap = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap();
         assert_eq!(snap.kvs.len(), 2);
         assert_eq!(t.requests[2].1["revision"], "7");
     }
@@ -421,7 +577,7 @@ mod tests {
             ("e1", Err("connection refused".into())),
             ("e2", Err("timed out".into())),
         ]);
-        let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1).unwrap_err();
+        let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap_err();
         assert_eq!(
             err,
             Error::Unreachable(vec![
@@ -442,7 +598,7 @@ mod tests {
         let big = json!({"header": {"revision": "3"}, "more": true, "count": "9",
             "kvs": [{"key": b64("/p/a"), "value": "x".repeat(300 << 10)}]});
         let mut t = Scripted::new(vec![("e1", Ok(big)), ("e1", Ok(page(3, &["/p/b"], false, 8)))]);
-        read_range(&mut t, &endpoints(&["e1"]), &range(), 10_000).unwrap();
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 10_000, None).unwrap();
         assert_eq!(t.requests[0].1["limit"], "1000", "first page");
         assert_eq!(t.requests[1].1["limit"], "3", "about 1 MiB of 300 KiB values");
     }
@@ -453,7 +609,7 @@ mod tests {
             ("e1", Ok(page(3, &["/p/a"], true, 2))),
             ("e1", Ok(page(3, &["/p/b"], false, 1))),
         ]);
-        read_range(&mut t, &endpoints(&["e1"]), &range(), 5_000).unwrap();
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 5_000, None).unwrap();
         assert_eq!(t.requests[1].1["limit"], "5000");
     }
 
@@ -461,7 +617,7 @@ mod tests {
     fn a_too_large_answer_halves_the_page() {
         let too_big = json!({"code": 8, "message": "grpc: received message larger than max"});
         let mut t = Scripted::new(vec![("e1", Ok(too_big)), ("e1", Ok(page(4, &["/p/a"], false, 1)))]);
-        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 100).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 100, None).unwrap();
         assert_eq!(snap.kvs.len(), 1);
         assert_eq!(t.requests[1].1["limit"], "50");
     }
@@ -474,7 +630,7 @@ mod tests {
             ("e1", Ok(page(8, &["/p/b"], true, 2))),
             ("e1", Ok(page(12, &["/p/c"], false, 1))),
         ]);
-        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap();
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap();
         assert_eq!(snap.revision, 7);
         assert_eq!(t.requests[1].1["revision"], "7");
         assert_eq!(t.requests[2].1["revision"], "7");
@@ -486,7 +642,7 @@ mod tests {
             .map(|i| ("e1", Ok(page(7, &[&format!("/p/{i}")], true, 2))))
             .collect();
         let mut t = Scripted::new(answers);
-        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
         assert!(t.requests.len() <= 4, "stopped after {} requests", t.requests.len());
     }
@@ -500,8 +656,9 @@ mod tests {
             let mut t = Scripted {
                 answers: VecDeque::from([("e1".to_string(), Ok(HttpResponse { status: 200, body }))]),
                 requests: vec![],
+                calls: vec![],
             };
-            let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+            let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
             assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
         }
     }
@@ -517,8 +674,9 @@ mod tests {
                 }),
             )]),
             requests: vec![],
+            calls: vec![],
         };
-        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1).unwrap_err();
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert_eq!(
             err,
             Error::Gateway(GatewayFailure {
@@ -528,5 +686,188 @@ mod tests {
                 message: "404 page not found".into()
             })
         );
+    }
+
+    fn alice() -> Credentials {
+        Credentials {
+            user: "alice".into(),
+            password: "hunter2".into(),
+        }
+    }
+
+    fn error_body(code: i32, message: &str) -> Value {
+        json!({"error": message, "message": message, "code": code})
+    }
+
+    #[test]
+    fn a_user_authenticates_once_and_sends_the_token_raw() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(json!({"header": {"revision": "2"}, "token": "tok.1"}))),
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Ok(page(7, &["/p/b"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap();
+        assert_eq!(snap.kvs.len(), 2);
+        assert_eq!(t.requests[0].1, json!({"name": "alice", "password": "hunter2"}));
+        let calls: Vec<(&str, Option<&str>)> = t.calls.iter().map(|(p, k)| (p.as_str(), k.as_deref())).collect();
+        assert_eq!(
+            calls,
+            [
+                (AUTHENTICATE_PATH, None),
+                (RANGE_PATH, Some("tok.1")),
+                (RANGE_PATH, Some("tok.1"))
+            ]
+        );
+    }
+
+    #[test]
+    fn auth_that_is_not_enabled_reads_without_a_token() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(error_body(9, "etcdserver: authentication is not enabled"))),
+            ("e1", Ok(page(7, &["/p/a"], false, 1))),
+        ]);
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap();
+        assert_eq!(t.calls[1], (RANGE_PATH.to_string(), None));
+    }
+
+    #[test]
+    fn a_wrong_password_names_the_user_only() {
+        let mut t = Scripted::new(vec![(
+            "e1",
+            Ok(error_body(
+                3,
+                "etcdserver: authentication failed, invalid user ID or password",
+            )),
+        )]);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
+        assert_eq!(
+            err,
+            Error::AuthFailed {
+                user: "alice".into(),
+                endpoint: "e1".into()
+            }
+        );
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn authentication_fails_over_like_reads() {
+        let mut t = Scripted::new(vec![
+            ("e1", Err("connection refused".into())),
+            ("e2", Ok(json!({"token": "tok"}))),
+            ("e2", Ok(page(7, &["/p/a"], false, 1))),
+        ]);
+        read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, Some(&alice())).unwrap();
+        assert_eq!(t.calls[2].1.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn a_rejected_token_is_renewed_once_and_the_page_read_again() {
+        let expired = error_body(16, "etcdserver: invalid auth token");
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(json!({"token": "old"}))),
+            ("e1", Ok(page(7, &["/p/a"], true, 2))),
+            ("e1", Ok(expired.clone())),
+            ("e1", Ok(json!({"token": "new"}))),
+            ("e1", Ok(page(7, &["/p/b"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap();
+        assert_eq!(snap.kvs.len(), 2);
+        assert_eq!(t.requests[4].1["key"], t.requests[2].1["key"], "the same page again");
+        assert_eq!(t.calls[4].1.as_deref(), Some("new"));
+
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(json!({"token": "old"}))),
+            ("e1", Ok(expired.clone())),
+            ("e1", Ok(json!({"token": "new"}))),
+            ("e1", Ok(expired)),
+        ]);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
+        assert!(
+            matches!(err, Error::Gateway(GatewayFailure { code: Some(16), .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn permission_denied_names_the_user_and_the_keys() {
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(json!({"token": "tok"}))),
+            ("e1", Ok(error_body(7, "etcdserver: permission denied"))),
+        ]);
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
+        assert_eq!(
+            err,
+            Error::PermissionDenied {
+                user: Some("alice".into()),
+                keys: "/p/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn no_user_on_an_etcd_with_auth_asks_for_one() {
+        for answer in [
+            error_body(3, "etcdserver: user name is empty"),
+            error_body(16, "etcdserver: invalid auth token"),
+        ] {
+            let mut t = Scripted::new(vec![("e1", Ok(answer))]);
+            let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
+            assert_eq!(err, Error::AuthRequired { endpoint: "e1".into() });
+        }
+    }
+
+    #[test]
+    fn a_member_without_a_leader_passes_the_read_on_and_elections_are_waited_for() {
+        let leader_changed =
+            json!({"error": "etcdserver: leader changed", "message": "etcdserver: leader changed", "code": 14});
+        let mut t = Scripted::new(vec![
+            ("e1", Ok(leader_changed.clone())),
+            ("e2", Err("connection refused".into())),
+            ("e1", Ok(leader_changed.clone())),
+            ("e2", Err("connection refused".into())),
+            ("e1", Ok(page(7, &["/p/a"], false, 1))),
+        ]);
+        let snap = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap();
+        assert_eq!(snap.kvs.len(), 1);
+        let pauses: Vec<&str> = t
+            .calls
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| p.starts_with("pause"))
+            .collect();
+        assert_eq!(pauses, ["pause 250", "pause 750"]);
+
+        // Bounded: five rounds, then one error naming each member's last reason.
+        let answers = (0..5)
+            .flat_map(|_| {
+                [
+                    ("e1", Ok(leader_changed.clone())),
+                    ("e2", Err("connection refused".to_string())),
+                ]
+            })
+            .collect();
+        let mut t = Scripted::new(answers);
+        let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Unreachable(vec![
+                EndpointFailure {
+                    endpoint: "e1".into(),
+                    reason: "unavailable (etcdserver: leader changed)".into()
+                },
+                EndpointFailure {
+                    endpoint: "e2".into(),
+                    reason: "connection refused".into()
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn members_that_are_all_down_are_not_waited_for() {
+        let mut t = Scripted::new(vec![("e1", Err("connection refused".into()))]);
+        read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
+        assert!(t.calls.iter().all(|(p, _)| !p.starts_with("pause")), "{:?}", t.calls);
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::gateway::{HttpResponse, Transport};
 use crate::inventory::LayoutError;
-use crate::settings::{self, Endpoint, Settings};
+use crate::settings::{self, Credentials, Endpoint, Settings};
 use crate::values::ValueRules;
 use crate::{Answer, cli};
 
@@ -61,6 +61,7 @@ impl exports::wasi::cli::run::Guest for Component {
         let env = |name: &str| std::env::var(name).ok();
         let result = settings::load_ini(&env, Some(std::path::Path::new(&program)))
             .and_then(|ini| settings::resolve(&flags, &env, ini.as_ref()))
+            .and_then(refuse_tls_files)
             .and_then(|settings| {
                 let mut http = WasiHttp::new(&settings);
                 let answer = match &mode {
@@ -88,6 +89,20 @@ impl exports::wasi::cli::run::Guest for Component {
     }
 }
 
+/// `wasi:http` carries no TLS settings, and a stock host's sender trusts the public roots
+/// only: rather than ignore a configured CA or client certificate, say so.
+fn refuse_tls_files(settings: Settings) -> Result<Settings, Error> {
+    if settings.tls.is_empty() {
+        return Ok(settings);
+    }
+    Err(Error::InvalidOptions(
+        "a CA or client certificate is set (--cacert/--cert/--key, ETCDCTL_CACERT/ETCDCTL_CERT/ETCDCTL_KEY or \
+         ca_cert/client_cert/client_key in etcd.ini), but a component host's wasi:http has no TLS settings: \
+         use the etcd-inventory binary, whose host makes TLS connections with them"
+            .to_string(),
+    ))
+}
+
 fn from_options(o: wit::Options) -> Result<Settings, Error> {
     let values = ValueRules {
         trust_templates: o.trust_templates,
@@ -101,6 +116,10 @@ fn from_options(o: wit::Options) -> Result<Settings, Error> {
         o.connect_timeout_ms,
         o.request_timeout_ms,
         values,
+        o.credentials.map(|c| Credentials {
+            user: c.user,
+            password: c.password,
+        }),
     )
 }
 
@@ -114,16 +133,27 @@ impl WasiHttp {
     fn new(settings: &Settings) -> Self {
         WasiHttp {
             connect_timeout_ns: u64::from(settings.dial_timeout_ms) * 1_000_000,
-            request_timeout_ns: u64::from(settings.request_timeout_ms) * 1_000_000,
+            request_timeout_ns: u64::from(settings.command_timeout_ms) * 1_000_000,
         }
     }
 }
 
 impl Transport for WasiHttp {
-    fn post_json(&mut self, endpoint: &str, path: &str, body: &[u8]) -> Result<HttpResponse, String> {
+    fn post_json(
+        &mut self,
+        endpoint: &str,
+        path: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<HttpResponse, String> {
         let endpoint = Endpoint::parse(endpoint)?;
-        let headers = Fields::from_list(&[("content-type".to_string(), b"application/json".to_vec())])
-            .map_err(|e| format!("bad request header: {e:?}"))?;
+        let mut headers = vec![("content-type".to_string(), b"application/json".to_vec())];
+        if let Some(token) = token {
+            // etcd 3.4 takes the token raw: "Bearer <token>" is rejected.
+            headers.push(("authorization".to_string(), token.as_bytes().to_vec()));
+        }
+        // The error names no header value: the token stays out of messages.
+        let headers = Fields::from_list(&headers).map_err(|_| "a request header was refused")?;
         let request = OutgoingRequest::new(headers);
         let scheme = if endpoint.scheme == "https" {
             Scheme::Https
@@ -251,6 +281,11 @@ impl From<Error> for wit::Error {
                 message,
             }),
             Error::MalformedResponse(f) => wit::Error::MalformedResponse(f.into()),
+            Error::AuthFailed { user, endpoint } => wit::Error::AuthFailed(wit::AuthFailure { user, endpoint }),
+            Error::AuthRequired { endpoint } => wit::Error::AuthRequired(endpoint),
+            Error::PermissionDenied { user, keys } => {
+                wit::Error::PermissionDenied(wit::PermissionDenied { user, keys })
+            }
             Error::Layout(LayoutError::ChildrenCycle(groups)) => wit::Error::ChildrenCycle(groups),
             Error::Layout(LayoutError::AllAsChild { parent }) => wit::Error::AllAsChild(parent),
             Error::Layout(LayoutError::ReservedGroupName { group }) => wit::Error::ReservedGroupName(group),

@@ -46,6 +46,7 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
         &settings.endpoints,
         &settings.prefix.range(),
         settings.page_size,
+        settings.credentials.as_ref(),
     )?;
     let built = inventory::build(&settings.prefix, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
@@ -58,7 +59,13 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
 /// `--host NAME`: reads only that host's variables; `{}` for an unknown host.
 pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str) -> Result<Answer, Error> {
     let range = settings.prefix.host_vars_range(host);
-    let snapshot = gateway::read_range(transport, &settings.endpoints, &range, settings.page_size)?;
+    let snapshot = gateway::read_range(
+        transport,
+        &settings.endpoints,
+        &range,
+        settings.page_size,
+        settings.credentials.as_ref(),
+    )?;
     let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
         json: to_json(&built.value),

@@ -15,26 +15,39 @@ pub const DEFAULT_PREFIX: &str = "/ansible";
 pub const DEFAULT_PAGE_SIZE: u32 = 10_000;
 /// etcdctl's default dial timeout.
 pub const DEFAULT_DIAL_TIMEOUT_MS: u32 = 2_000;
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;
+/// etcdctl's default command timeout; here it bounds each request (its first byte and every
+/// pause between bytes), so a stalled member fails over instead of hanging Ansible.
+pub const DEFAULT_COMMAND_TIMEOUT_MS: u32 = 5_000;
 
 /// Environment variables read, as etcdctl names them where it has one.
 pub const ENV_ENDPOINTS: &str = "ETCDCTL_ENDPOINTS";
 pub const ENV_DIAL_TIMEOUT: &str = "ETCDCTL_DIAL_TIMEOUT";
+pub const ENV_COMMAND_TIMEOUT: &str = "ETCDCTL_COMMAND_TIMEOUT";
+pub const ENV_CACERT: &str = "ETCDCTL_CACERT";
+pub const ENV_CERT: &str = "ETCDCTL_CERT";
+pub const ENV_KEY: &str = "ETCDCTL_KEY";
+/// `name` or `name:password`, as etcdctl's `--user`.
+pub const ENV_USER: &str = "ETCDCTL_USER";
+pub const ENV_PASSWORD: &str = "ETCDCTL_PASSWORD";
 pub const ENV_PREFIX: &str = "ETCD_INVENTORY_PREFIX";
 pub const ENV_PAGE_SIZE: &str = "ETCD_INVENTORY_PAGE_SIZE";
-pub const ENV_REQUEST_TIMEOUT: &str = "ETCD_INVENTORY_REQUEST_TIMEOUT";
 pub const ENV_TRUST_TEMPLATES: &str = "ETCD_INVENTORY_TRUST_TEMPLATES";
 pub const ENV_TYPED_VALUES: &str = "ETCD_INVENTORY_TYPED_VALUES";
 pub const ENV_NESTED_KEYS: &str = "ETCD_INVENTORY_NESTED_KEYS";
 /// The classic script's variable naming its etcd.ini.
 pub const ENV_INI_PATH: &str = "ETCD_INI_PATH";
 /// Every variable [`resolve`] and [`ini_location`] read: a host passes only these on.
-pub const ENV_VARS: [&str; 9] = [
+pub const ENV_VARS: [&str; 14] = [
     ENV_ENDPOINTS,
     ENV_DIAL_TIMEOUT,
+    ENV_COMMAND_TIMEOUT,
+    ENV_CACERT,
+    ENV_CERT,
+    ENV_KEY,
+    ENV_USER,
+    ENV_PASSWORD,
     ENV_PREFIX,
     ENV_PAGE_SIZE,
-    ENV_REQUEST_TIMEOUT,
     ENV_TRUST_TEMPLATES,
     ENV_TYPED_VALUES,
     ENV_NESTED_KEYS,
@@ -48,14 +61,22 @@ pub struct Flags {
     pub prefix: Option<String>,
     pub page_size: Option<String>,
     pub dial_timeout: Option<String>,
-    pub request_timeout: Option<String>,
+    pub command_timeout: Option<String>,
+    pub cacert: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    /// The user name only: a password on the command line would show in `ps`.
+    pub user: Option<String>,
+    /// A file whose first line is the password.
+    pub password_file: Option<String>,
     /// The switches are `Some("true")` when given.
     pub trust_templates: Option<String>,
     pub typed_values: Option<String>,
     pub nested_keys: Option<String>,
 }
 
-/// Resolved settings: what the component's `options` record carries.
+/// Resolved settings: what the component's `options` record carries, plus the TLS files
+/// that only the native host uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Normalised base URLs (`http://host:port`), in order.
@@ -63,9 +84,45 @@ pub struct Settings {
     pub prefix: Prefix,
     pub page_size: u32,
     pub dial_timeout_ms: u32,
-    pub request_timeout_ms: u32,
+    /// Bounds each request: the wait for its first byte and every pause after.
+    pub command_timeout_ms: u32,
     /// How values become variables.
     pub values: ValueRules,
+    /// etcd's own authentication, when a user is configured.
+    pub credentials: Option<Credentials>,
+    /// Files for https endpoints; the host makes the TLS connections.
+    pub tls: TlsFiles,
+}
+
+/// An etcd user and its password. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// PEM files for TLS: a private CA to trust instead of the public roots, and a client
+/// certificate with its key for etcd's `--client-cert-auth`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    pub fn is_empty(&self) -> bool {
+        self == &TlsFiles::default()
+    }
 }
 
 impl Settings {
@@ -76,13 +133,14 @@ impl Settings {
         prefix: &str,
         page_size: u32,
         dial_timeout_ms: u32,
-        request_timeout_ms: u32,
+        command_timeout_ms: u32,
         values: ValueRules,
+        credentials: Option<Credentials>,
     ) -> Result<Settings, Error> {
         for (field, value) in [
             ("page-size", page_size),
             ("connect-timeout-ms", dial_timeout_ms),
-            ("request-timeout-ms", request_timeout_ms),
+            ("request-timeout-ms", command_timeout_ms),
         ] {
             if value == 0 {
                 return Err(Error::InvalidOptions(format!("options.{field} must be at least 1")));
@@ -90,6 +148,9 @@ impl Settings {
         }
         if endpoints.is_empty() {
             return Err(Error::InvalidOptions("options.endpoints is empty".to_string()));
+        }
+        if credentials.as_ref().is_some_and(|c| c.user.is_empty()) {
+            return Err(Error::InvalidOptions("options.credentials.user is empty".to_string()));
         }
         let endpoints = endpoints
             .iter()
@@ -104,8 +165,10 @@ impl Settings {
             prefix: Prefix::new(prefix),
             page_size,
             dial_timeout_ms,
-            request_timeout_ms,
+            command_timeout_ms,
             values,
+            credentials,
+            tls: TlsFiles::default(),
         })
     }
 }
@@ -117,81 +180,201 @@ pub struct IniFile {
     pub text: String,
 }
 
-/// Resolves every setting. `env` looks up an environment variable.
+/// One setting's raw text and where it came from, for error messages.
+struct Sourced {
+    value: String,
+    source: String,
+}
+
+/// Looks settings up in precedence order: flag, environment variable, etcd.ini key.
+struct Sources<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    ini: Option<&'a ClassicIni>,
+}
+
+impl Sources<'_> {
+    fn get(&self, flag: (&Option<String>, &str), var: Option<&str>, ini_key: Option<&str>) -> Option<Sourced> {
+        let (flag, flag_name) = flag;
+        if let Some(value) = flag {
+            return Some(Sourced {
+                value: value.clone(),
+                source: flag_name.to_string(),
+            });
+        }
+        if let Some((var, value)) = var.and_then(|v| (self.env)(v).map(|value| (v, value))) {
+            return Some(Sourced {
+                value,
+                source: format!("environment variable {var}"),
+            });
+        }
+        let ini = self.ini?;
+        ini_key.and_then(|key| ini.get(key))
+    }
+
+    fn number(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str, default: u32) -> Result<u32, Error> {
+        match self.get(flag, Some(var), Some(ini_key)) {
+            None => Ok(default),
+            Some(s) => match s.value.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(invalid(&s, "expected a whole number, at least 1")),
+            },
+        }
+    }
+
+    fn duration(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str, default: u32) -> Result<u32, Error> {
+        match self.get(flag, Some(var), Some(ini_key)) {
+            None => Ok(default),
+            Some(s) => parse_duration_ms(&s.value).map_err(|e| invalid(&s, &e)),
+        }
+    }
+
+    fn switch(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str) -> Result<bool, Error> {
+        match self.get(flag, Some(var), Some(ini_key)) {
+            None => Ok(false),
+            Some(s) => parse_bool(&s.value).ok_or_else(|| invalid(&s, "expected true or false")),
+        }
+    }
+
+    /// A file path; relative paths in etcd.ini are taken from the file's own directory, so
+    /// the file works wherever Ansible runs from.
+    fn path(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str) -> Option<PathBuf> {
+        let from_ini = flag.0.is_none() && (self.env)(var).is_none();
+        let s = self.get(flag, Some(var), Some(ini_key))?;
+        let path = PathBuf::from(s.value.trim());
+        match self.ini.and_then(|i| Path::new(&i.path).parent()) {
+            Some(dir) if from_ini && path.is_relative() => Some(dir.join(path)),
+            _ => Some(path),
+        }
+    }
+}
+
+/// Resolves every setting. `env` looks up an environment variable. The one file read here
+/// is `--password-file`, when given.
 pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<&IniFile>) -> Result<Settings, Error> {
     let ini = ini.map(ClassicIni::parse).transpose()?;
-    let ini = ini.as_ref();
+    let sources = Sources { env, ini: ini.as_ref() };
 
-    let (raw, source) = pick(&flags.endpoints, "--endpoints", env, ENV_ENDPOINTS)
-        .or_else(|| ini.and_then(|i| i.endpoint.clone()))
-        .unwrap_or_else(|| (DEFAULT_ENDPOINT.to_string(), "the default".to_string()));
-    let endpoints = parse_endpoint_list(&raw).map_err(|e| invalid(&source, &raw, &e))?;
-
-    let (prefix, _) = pick(&flags.prefix, "--prefix", env, ENV_PREFIX)
-        .or_else(|| ini.and_then(|i| i.prefix.clone()))
-        .unwrap_or_else(|| (DEFAULT_PREFIX.to_string(), String::new()));
-
-    let page_size = match pick(&flags.page_size, "--page-size", env, ENV_PAGE_SIZE) {
-        None => DEFAULT_PAGE_SIZE,
-        Some((raw, source)) => match raw.trim().parse::<u32>() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                return Err(invalid(&source, &raw, "expected a whole number of keys, at least 1"));
-            }
+    let endpoints = match sources.get((&flags.endpoints, "--endpoints"), Some(ENV_ENDPOINTS), None) {
+        Some(s) => s,
+        None => match ini.as_ref().map(ClassicIni::endpoints).transpose()?.flatten() {
+            Some(s) => s,
+            None => Sourced {
+                value: DEFAULT_ENDPOINT.to_string(),
+                source: "the default".to_string(),
+            },
         },
     };
-    let dial_timeout_ms = duration_setting(
-        &flags.dial_timeout,
-        "--dial-timeout",
-        env,
-        ENV_DIAL_TIMEOUT,
-        DEFAULT_DIAL_TIMEOUT_MS,
-    )?;
-    let request_timeout_ms = duration_setting(
-        &flags.request_timeout,
-        "--request-timeout",
-        env,
-        ENV_REQUEST_TIMEOUT,
-        DEFAULT_REQUEST_TIMEOUT_MS,
-    )?;
+    let endpoints = parse_endpoint_list(&endpoints.value).map_err(|e| invalid(&endpoints, &e))?;
 
-    let switch = |flag: &Option<String>, flag_name: &str, var: &str, ini_value: Option<&(String, String)>| match pick(
-        flag, flag_name, env, var,
-    )
-    .or_else(|| ini_value.cloned())
-    {
-        None => Ok(false),
-        Some((raw, source)) => parse_bool(&raw).ok_or_else(|| invalid(&source, &raw, "expected true or false")),
+    let prefix = sources
+        .get((&flags.prefix, "--prefix"), Some(ENV_PREFIX), Some("prefix"))
+        .map_or_else(|| DEFAULT_PREFIX.to_string(), |s| s.value);
+
+    let tls = TlsFiles {
+        ca_cert: sources.path((&flags.cacert, "--cacert"), ENV_CACERT, "ca_cert"),
+        client_cert: sources.path((&flags.cert, "--cert"), ENV_CERT, "client_cert"),
+        client_key: sources.path((&flags.key, "--key"), ENV_KEY, "client_key"),
     };
-    let values = ValueRules {
-        trust_templates: switch(
-            &flags.trust_templates,
-            "--trust-templates",
-            ENV_TRUST_TEMPLATES,
-            ini.and_then(|i| i.trust_templates.as_ref()),
-        )?,
-        typed_values: switch(
-            &flags.typed_values,
-            "--typed-values",
-            ENV_TYPED_VALUES,
-            ini.and_then(|i| i.typed_values.as_ref()),
-        )?,
-        nested_keys: switch(
-            &flags.nested_keys,
-            "--nested-keys",
-            ENV_NESTED_KEYS,
-            ini.and_then(|i| i.nested_keys.as_ref()),
-        )?,
-    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err(Error::InvalidOptions(
+            "a client certificate and its key go together: set both --cert and --key (ETCDCTL_CERT and \
+             ETCDCTL_KEY, or client_cert and client_key in etcd.ini)"
+                .to_string(),
+        ));
+    }
 
     Ok(Settings {
         endpoints,
         prefix: Prefix::new(&prefix),
-        page_size,
-        dial_timeout_ms,
-        request_timeout_ms,
-        values,
+        page_size: sources.number(
+            (&flags.page_size, "--page-size"),
+            ENV_PAGE_SIZE,
+            "page_size",
+            DEFAULT_PAGE_SIZE,
+        )?,
+        dial_timeout_ms: sources.duration(
+            (&flags.dial_timeout, "--dial-timeout"),
+            ENV_DIAL_TIMEOUT,
+            "dial_timeout",
+            DEFAULT_DIAL_TIMEOUT_MS,
+        )?,
+        command_timeout_ms: sources.duration(
+            (&flags.command_timeout, "--command-timeout"),
+            ENV_COMMAND_TIMEOUT,
+            "command_timeout",
+            DEFAULT_COMMAND_TIMEOUT_MS,
+        )?,
+        values: ValueRules {
+            trust_templates: sources.switch(
+                (&flags.trust_templates, "--trust-templates"),
+                ENV_TRUST_TEMPLATES,
+                "trust_templates",
+            )?,
+            typed_values: sources.switch(
+                (&flags.typed_values, "--typed-values"),
+                ENV_TYPED_VALUES,
+                "typed_values",
+            )?,
+            nested_keys: sources.switch((&flags.nested_keys, "--nested-keys"), ENV_NESTED_KEYS, "nested_keys")?,
+        },
+        credentials: credentials(flags, &sources)?,
+        tls,
     })
+}
+
+/// The etcd user and password. `ETCDCTL_USER` may carry both as `name:password`, as
+/// etcdctl reads it; `--user` takes the name only. No message here quotes a password.
+fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, Error> {
+    let Some(user) = sources.get((&flags.user, "--user"), Some(ENV_USER), Some("username")) else {
+        if let Some(p) = sources.get(
+            (&flags.password_file, "--password-file"),
+            Some(ENV_PASSWORD),
+            Some("password"),
+        ) {
+            return Err(Error::InvalidOptions(format!(
+                "a password is set (from {}) but no etcd user: set --user, {ENV_USER} or username in etcd.ini",
+                p.source
+            )));
+        }
+        return Ok(None);
+    };
+    let (name, inline_password) = match user.value.split_once(':') {
+        Some(_) if flags.user.is_some() => {
+            return Err(Error::InvalidOptions(format!(
+                "--user takes the user name only (a password on the command line shows in ps): give the \
+                 password with --password-file or {ENV_PASSWORD}"
+            )));
+        }
+        Some((name, password)) => (name.to_string(), Some(password.to_string())),
+        None => (user.value.clone(), None),
+    };
+    if name.trim().is_empty() {
+        return Err(Error::InvalidOptions(format!(
+            "the etcd user name from {} is empty",
+            user.source
+        )));
+    }
+    let password = if let Some(password) = inline_password {
+        password
+    } else if let Some(path) = &flags.password_file {
+        read_password_file(path)?
+    } else if let Some(password) = sources.get((&None, ""), Some(ENV_PASSWORD), Some("password")) {
+        password.value
+    } else {
+        return Err(Error::InvalidOptions(format!(
+            "no password for etcd user {name:?} (from {}): set {ENV_PASSWORD}, --password-file or password in \
+             etcd.ini",
+            user.source
+        )));
+    };
+    Ok(Some(Credentials { user: name, password }))
+}
+
+/// The first line of a password file, without its line ending.
+fn read_password_file(path: &str) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::InvalidOptions(format!("cannot read the password file {path} (--password-file): {e}")))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// A boolean as Python's configparser reads one (`getboolean`), for every source alike.
@@ -203,33 +386,11 @@ fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-/// The flag if given, else the environment variable if set: the value and where it came from.
-fn pick(
-    flag: &Option<String>,
-    flag_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-) -> Option<(String, String)> {
-    flag.as_ref()
-        .map(|v| (v.clone(), flag_name.to_string()))
-        .or_else(|| env(var).map(|v| (v, format!("environment variable {var}"))))
-}
-
-fn duration_setting(
-    flag: &Option<String>,
-    flag_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-    default: u32,
-) -> Result<u32, Error> {
-    match pick(flag, flag_name, env, var) {
-        None => Ok(default),
-        Some((raw, source)) => parse_duration_ms(&raw).map_err(|e| invalid(&source, &raw, &e)),
-    }
-}
-
-fn invalid(source: &str, raw: &str, problem: &str) -> Error {
-    Error::InvalidOptions(format!("invalid value {raw:?} from {source}: {problem}"))
+fn invalid(setting: &Sourced, problem: &str) -> Error {
+    Error::InvalidOptions(format!(
+        "invalid value {:?} from {}: {problem}",
+        setting.value, setting.source
+    ))
 }
 
 /// An etcd endpoint split into the parts an HTTP request needs.
@@ -344,53 +505,76 @@ pub fn load_ini(env: &dyn Fn(&str) -> Option<String>, executable: Option<&Path>)
     }
 }
 
-/// What the classic etcd.ini can say, read as Python's configparser reads it (keys are
-/// case-insensitive; `=` or `:`; `#` and `;` comments).
+/// The `[etcd]` section of an etcd.ini, read as Python's configparser reads it (keys are
+/// case-insensitive; `=` or `:`; `#` and `;` comments). The classic script's keys keep
+/// their meaning; every other setting has a key of its own (see the README's table).
 struct ClassicIni {
-    /// Built from `[etcd] host`, `port` and `secure`, with the source for error messages.
-    endpoint: Option<(String, String)>,
-    prefix: Option<(String, String)>,
-    trust_templates: Option<(String, String)>,
-    typed_values: Option<(String, String)>,
-    nested_keys: Option<(String, String)>,
+    path: String,
+    /// Values by lower-case key.
+    etcd: std::collections::HashMap<String, String>,
 }
 
 impl ClassicIni {
     fn parse(file: &IniFile) -> Result<ClassicIni, Error> {
         let mut ini = configparser::ini::Ini::new();
-        ini.read(file.text.clone())
+        let sections = ini
+            .read(file.text.clone())
             .map_err(|e| Error::InvalidOptions(format!("cannot parse etcd.ini at {}: {e}", file.path)))?;
-        let source = |key: &str| format!("etcd.ini at {} ([etcd] {key})", file.path);
-        let get = |key: &str| ini.get("etcd", key).filter(|v| !v.trim().is_empty());
-
-        let secure = match get("secure") {
-            None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| invalid(&source("secure"), &v, "expected true or false"))?,
-        };
-        let with_source = |key: &str| get(key).map(|v| (v, source(key)));
-        let host = get("host");
-        let port = get("port");
-        let endpoint = if host.is_some() || port.is_some() {
-            let host = host.unwrap_or_else(|| "127.0.0.1".to_string());
-            let port = match port {
-                None => 2379,
-                Some(p) => p
-                    .trim()
-                    .parse::<u16>()
-                    .map_err(|_| invalid(&source("port"), &p, "expected a port number"))?,
-            };
-            let scheme = if secure { "https" } else { "http" };
-            Some((format!("{scheme}://{}:{port}", host.trim()), source("host, port")))
-        } else {
-            None
-        };
+        let etcd = sections
+            .get("etcd")
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .collect();
         Ok(ClassicIni {
-            endpoint,
-            prefix: ini.get("etcd", "prefix").map(|p| (p, source("prefix"))),
-            trust_templates: with_source("trust_templates"),
-            typed_values: with_source("typed_values"),
-            nested_keys: with_source("nested_keys"),
+            path: file.path.clone(),
+            etcd,
         })
+    }
+
+    /// A key's value; an empty one counts as unset, except for `prefix`, where it means
+    /// the whole keyspace.
+    fn get(&self, key: &str) -> Option<Sourced> {
+        let value = self.etcd.get(key).filter(|v| key == "prefix" || !v.trim().is_empty())?;
+        Some(Sourced {
+            value: value.clone(),
+            source: format!("etcd.ini at {} ([etcd] {key})", self.path),
+        })
+    }
+
+    /// `endpoints`, or the classic `host`, `port` and `secure` (one endpoint).
+    fn endpoints(&self) -> Result<Option<Sourced>, Error> {
+        let (host, port) = (self.get("host"), self.get("port"));
+        if let Some(list) = self.get("endpoints") {
+            if host.is_some() || port.is_some() {
+                return Err(Error::InvalidOptions(format!(
+                    "etcd.ini at {} sets both endpoints and host/port: keep one",
+                    self.path
+                )));
+            }
+            return Ok(Some(list));
+        }
+        if host.is_none() && port.is_none() {
+            return Ok(None);
+        }
+        let secure = match self.get("secure") {
+            None => false,
+            Some(s) => parse_bool(&s.value).ok_or_else(|| invalid(&s, "expected true or false"))?,
+        };
+        let port = match port {
+            None => 2379,
+            Some(p) => p
+                .value
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| invalid(&p, "expected a port number"))?,
+        };
+        let host = host.map_or_else(|| "127.0.0.1".to_string(), |h| h.value.trim().to_string());
+        let scheme = if secure { "https" } else { "http" };
+        Ok(Some(Sourced {
+            value: format!("{scheme}://{host}:{port}"),
+            source: format!("etcd.ini at {} ([etcd] host, port)", self.path),
+        }))
     }
 }
 
@@ -497,11 +681,11 @@ mod tests {
         );
         let env = env_of(&[
             (ENV_DIAL_TIMEOUT, "1.5s"),
-            (ENV_REQUEST_TIMEOUT, "250ms"),
+            (ENV_COMMAND_TIMEOUT, "250ms"),
             (ENV_PAGE_SIZE, "7"),
         ]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
-        assert_eq!((s.dial_timeout_ms, s.request_timeout_ms, s.page_size), (1500, 250, 7));
+        assert_eq!((s.dial_timeout_ms, s.command_timeout_ms, s.page_size), (1500, 250, 7));
     }
 
     #[test]
@@ -540,11 +724,11 @@ mod tests {
 
     #[test]
     fn typed_options_are_checked_like_resolved_ones() {
-        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1, ValueRules::default()).unwrap();
+        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1, ValueRules::default(), None).unwrap();
         assert_eq!(ok.endpoints, ["http://127.0.0.1:2379"]);
         assert_eq!(ok.prefix.as_str(), "/a");
         let err = |r: Result<Settings, Error>| r.unwrap_err().to_string();
-        assert!(err(Settings::checked(&[], "/a", 5, 1, 1, ValueRules::default())).contains("options.endpoints"));
+        assert!(err(Settings::checked(&[], "/a", 5, 1, 1, ValueRules::default(), None)).contains("options.endpoints"));
         assert!(
             err(Settings::checked(
                 &["ftp://x".into()],
@@ -552,16 +736,34 @@ mod tests {
                 5,
                 1,
                 1,
-                ValueRules::default()
+                ValueRules::default(),
+                None
             ))
             .contains("ftp")
         );
         assert!(
-            err(Settings::checked(&["x:1".into()], "/a", 0, 1, 1, ValueRules::default())).contains("options.page-size")
+            err(Settings::checked(
+                &["x:1".into()],
+                "/a",
+                0,
+                1,
+                1,
+                ValueRules::default(),
+                None
+            ))
+            .contains("options.page-size")
         );
         assert!(
-            err(Settings::checked(&["x:1".into()], "/a", 1, 1, 0, ValueRules::default()))
-                .contains("options.request-timeout-ms")
+            err(Settings::checked(
+                &["x:1".into()],
+                "/a",
+                1,
+                1,
+                0,
+                ValueRules::default(),
+                None
+            ))
+            .contains("options.request-timeout-ms")
         );
     }
 
@@ -599,5 +801,133 @@ mod tests {
                 .contains("/nonexistent/etcd.ini")
         );
         assert_eq!(load_ini(&env_of(&[]), Some(Path::new("/nonexistent/bin"))), Ok(None));
+    }
+
+    #[test]
+    fn tls_files_come_from_flags_env_or_ini_relative_to_the_ini() {
+        let file = ini("[etcd]\nca_cert = certs/ca.pem\nclient_cert = /abs/client.pem\nclient_key = client.key\n");
+        let s = resolve(&Flags::default(), &env_of(&[]), Some(&file)).unwrap();
+        assert_eq!(s.tls.ca_cert, Some(PathBuf::from("/etc/certs/ca.pem")));
+        assert_eq!(s.tls.client_cert, Some(PathBuf::from("/abs/client.pem")));
+        assert_eq!(s.tls.client_key, Some(PathBuf::from("/etc/client.key")));
+
+        let env = env_of(&[(ENV_CACERT, "rel/ca.pem")]);
+        let s = resolve(&Flags::default(), &env, Some(&file)).unwrap();
+        assert_eq!(
+            s.tls.ca_cert,
+            Some(PathBuf::from("rel/ca.pem")),
+            "only etcd.ini paths are taken from its directory"
+        );
+        assert!(resolve(&Flags::default(), &env_of(&[]), None).unwrap().tls.is_empty());
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let env = env_of(&[(ENV_CERT, "/c.pem")]);
+        let err = resolve(&Flags::default(), &env, None).unwrap_err().to_string();
+        assert!(err.contains("--cert and --key"), "{err}");
+    }
+
+    #[test]
+    fn user_and_password_as_etcdctl_takes_them() {
+        let s = resolve(&Flags::default(), &env_of(&[(ENV_USER, "alice:s3:cret")]), None).unwrap();
+        assert_eq!(
+            s.credentials,
+            Some(Credentials {
+                user: "alice".into(),
+                password: "s3:cret".into()
+            })
+        );
+        let env = env_of(&[(ENV_USER, "bob"), (ENV_PASSWORD, "pw")]);
+        let s = resolve(&Flags::default(), &env, None).unwrap();
+        assert_eq!(s.credentials.unwrap().password, "pw");
+        let file = ini("[etcd]\nusername = carol\npassword = from-ini\n");
+        let s = resolve(&Flags::default(), &env_of(&[]), Some(&file)).unwrap();
+        assert_eq!(
+            s.credentials,
+            Some(Credentials {
+                user: "carol".into(),
+                password: "from-ini".into()
+            })
+        );
+        assert_eq!(
+            resolve(&Flags::default(), &env_of(&[]), None).unwrap().credentials,
+            None
+        );
+    }
+
+    #[test]
+    fn a_password_file_gives_its_first_line() {
+        let path = std::env::temp_dir().join(format!("etcd-inventory-pw-{}", std::process::id()));
+        std::fs::write(&path, "from-file\nignored\n").unwrap();
+        let flags = Flags {
+            user: Some("dave".into()),
+            password_file: Some(path.display().to_string()),
+            ..Flags::default()
+        };
+        let s = resolve(&flags, &env_of(&[(ENV_PASSWORD, "from-env")]), None);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(s.unwrap().credentials.unwrap().password, "from-file");
+
+        let flags = Flags {
+            user: Some("dave".into()),
+            password_file: Some("/nonexistent/pw".into()),
+            ..Flags::default()
+        };
+        let err = resolve(&flags, &env_of(&[]), None).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/pw"), "{err}");
+    }
+
+    #[test]
+    fn credential_mistakes_are_clear_and_never_quote_a_password() {
+        let flags = Flags {
+            user: Some("erin:hunter2".into()),
+            ..Flags::default()
+        };
+        let cases = [
+            resolve(&flags, &env_of(&[]), None),
+            resolve(&Flags::default(), &env_of(&[(ENV_USER, "frank")]), None),
+            resolve(&Flags::default(), &env_of(&[(ENV_PASSWORD, "hunter2")]), None),
+            resolve(&Flags::default(), &env_of(&[(ENV_USER, ":hunter2")]), None),
+        ];
+        let expected = [
+            "user name only",
+            "no password for etcd user \"frank\"",
+            "no etcd user",
+            "is empty",
+        ];
+        for (result, needle) in cases.into_iter().zip(expected) {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let s = resolve(&Flags::default(), &env_of(&[(ENV_USER, "alice:hunter2")]), None).unwrap();
+        let shown = format!("{s:?}");
+        assert!(shown.contains("alice") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn ini_takes_an_endpoint_list_and_every_other_setting() {
+        let file = ini(
+            "[etcd]\nendpoints = https://a:2379,https://b:2379\ndial_timeout = 1s\ncommand_timeout = 3s\npage_size = 50\n",
+        );
+        let s = resolve(&Flags::default(), &env_of(&[]), Some(&file)).unwrap();
+        assert_eq!(s.endpoints, ["https://a:2379", "https://b:2379"]);
+        assert_eq!((s.dial_timeout_ms, s.command_timeout_ms, s.page_size), (1000, 3000, 50));
+        let both = ini("[etcd]\nendpoints = http://a:1\nhost = b\n");
+        let err = resolve(&Flags::default(), &env_of(&[]), Some(&both))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("both endpoints and host"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_ini_prefix_means_the_whole_keyspace() {
+        let s = resolve(&Flags::default(), &env_of(&[]), Some(&ini("[etcd]\nprefix =\n"))).unwrap();
+        assert_eq!(s.prefix, Prefix::new(""));
     }
 }

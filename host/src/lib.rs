@@ -4,5 +4,6 @@
 
 pub mod engine_config;
 pub mod sandbox;
+pub mod tls;
 
 pub use sandbox::{EgressPolicy, Sandbox};

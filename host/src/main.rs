@@ -14,7 +14,9 @@ use etcd_inventory_host::{EgressPolicy, Sandbox};
 /// Ansible dynamic inventory from etcd (v3 JSON gateway), run in a WebAssembly sandbox.
 ///
 /// Settings: flag > environment > etcd.ini (ETCD_INI_PATH, else etcd.ini beside this
-/// binary; [etcd] host, port, prefix, secure) > default.
+/// binary; [etcd] host, port, secure, ca_cert, client_cert, client_key, username,
+/// password, prefix, ...) > default. The password is never a flag: use ETCDCTL_USER
+/// (name:password), ETCDCTL_PASSWORD, --password-file or etcd.ini.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host"])))]
@@ -37,9 +39,26 @@ struct Cli {
     /// Time to connect to one endpoint [env: ETCDCTL_DIAL_TIMEOUT] [default: 2s]
     #[arg(long, value_name = "DURATION")]
     dial_timeout: Option<String>,
-    /// Time to wait for one answer [env: ETCD_INVENTORY_REQUEST_TIMEOUT] [default: 30s]
+    /// Time to wait for each answer to start, and between its bytes; a stalled member
+    /// passes the read to the next [env: ETCDCTL_COMMAND_TIMEOUT] [default: 5s]
     #[arg(long, value_name = "DURATION")]
-    request_timeout: Option<String>,
+    command_timeout: Option<String>,
+    /// CA certificate (PEM) that signed etcd's certificate, instead of the public roots
+    /// [env: ETCDCTL_CACERT]
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<String>,
+    /// Client certificate (PEM) for etcd's --client-cert-auth [env: ETCDCTL_CERT]
+    #[arg(long, value_name = "FILE")]
+    cert: Option<String>,
+    /// Private key (PEM) of the client certificate [env: ETCDCTL_KEY]
+    #[arg(long, value_name = "FILE")]
+    key: Option<String>,
+    /// etcd user name (the password is not a flag) [env: ETCDCTL_USER, as NAME or NAME:PASSWORD]
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// File whose first line is the etcd user's password [or env: ETCDCTL_PASSWORD]
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<String>,
     /// Emit values as plain strings that Ansible renders as templates; by default they are
     /// marked unsafe [env: ETCD_INVENTORY_TRUST_TEMPLATES]
     #[arg(long)]
@@ -83,7 +102,12 @@ fn run(cli: Cli) -> Result<String, String> {
         prefix: cli.prefix,
         page_size: cli.page_size,
         dial_timeout: cli.dial_timeout,
-        request_timeout: cli.request_timeout,
+        command_timeout: cli.command_timeout,
+        cacert: cli.cacert,
+        cert: cli.cert,
+        key: cli.key,
+        user: cli.user,
+        password_file: cli.password_file,
         trust_templates: switch(cli.trust_templates),
         typed_values: switch(cli.typed_values),
         nested_keys: switch(cli.nested_keys),
@@ -92,7 +116,7 @@ fn run(cli: Cli) -> Result<String, String> {
     let exe = std::env::current_exe().ok();
     let ini = settings::load_ini(&env, exe.as_deref()).map_err(|e| e.to_string())?;
     let settings = settings::resolve(&flags, &env, ini.as_ref()).map_err(|e| e.to_string())?;
-    let egress = EgressPolicy::endpoints(&settings.endpoints).map_err(|e| e.to_string())?;
+    let egress = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

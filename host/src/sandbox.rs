@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
 use etcd_inventory::inventory::{LayoutError, Skipped};
-use etcd_inventory::settings::{Endpoint, Settings};
+use etcd_inventory::settings::{Endpoint, Settings, TlsFiles};
 use etcd_inventory::{Answer, cli::Mode};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::tls::HttpsClient;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -86,21 +88,34 @@ impl Sandbox {
 
 /// Which endpoints the component may send HTTP requests to: exactly the configured ones,
 /// same scheme, same host and port. Everything else is refused with `HttpRequestDenied`.
+/// https requests go through the host's own TLS client ([`HttpsClient`]).
 #[derive(Debug, Clone)]
 pub struct EgressPolicy {
     allowed: Arc<Vec<Endpoint>>,
+    https: Option<Arc<HttpsClient>>,
 }
 
 impl EgressPolicy {
-    /// Allows the given endpoint URLs (as in [`Settings::endpoints`]).
-    pub fn endpoints(urls: &[String]) -> Result<EgressPolicy, Error> {
-        let allowed = urls
+    /// Allows the given endpoint URLs (as in [`Settings::endpoints`]); https ones are reached
+    /// with the TLS files (a private CA, a client certificate), read here.
+    pub fn new(urls: &[String], tls: &TlsFiles) -> Result<EgressPolicy, Error> {
+        let allowed: Vec<Endpoint> = urls
             .iter()
             .map(|url| Endpoint::parse(url).map_err(|why| Error::InvalidOptions(format!("endpoint {url:?}: {why}"))))
             .collect::<Result<_, _>>()?;
+        let https = match allowed.iter().any(|e| e.scheme == "https") {
+            true => Some(Arc::new(HttpsClient::new(tls)?)),
+            false => None,
+        };
         Ok(EgressPolicy {
             allowed: Arc::new(allowed),
+            https,
         })
+    }
+
+    /// Allows the given endpoint URLs; https with the public roots and no client certificate.
+    pub fn endpoints(urls: &[String]) -> Result<EgressPolicy, Error> {
+        EgressPolicy::new(urls, &TlsFiles::default())
     }
 
     fn allows(&self, uri: &http::Uri) -> bool {
@@ -131,6 +146,12 @@ impl WasiHttpHooks for EgressPolicy {
     ) -> ResponseFuture {
         if !self.allows(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            let Some(https) = self.https.clone() else {
+                return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+            };
+            return Box::new(https.send(request, options));
         }
         Box::new(async move {
             use http_body_util::BodyExt;
@@ -175,7 +196,11 @@ fn to_options(s: &Settings) -> wit::Options {
         prefix: s.prefix.as_str().to_string(),
         page_size: s.page_size,
         connect_timeout_ms: s.dial_timeout_ms,
-        request_timeout_ms: s.request_timeout_ms,
+        request_timeout_ms: s.command_timeout_ms,
+        credentials: s.credentials.as_ref().map(|c| wit::Credentials {
+            user: c.user.clone(),
+            password: c.password.clone(),
+        }),
         trust_templates: s.values.trust_templates,
         typed_values: s.values.typed_values,
         nested_keys: s.values.nested_keys,
@@ -212,6 +237,15 @@ fn from_error(e: wit::Error) -> Error {
             message: g.message,
         }),
         wit::Error::MalformedResponse(f) => Error::MalformedResponse(from_failure(f)),
+        wit::Error::AuthFailed(a) => Error::AuthFailed {
+            user: a.user,
+            endpoint: a.endpoint,
+        },
+        wit::Error::AuthRequired(endpoint) => Error::AuthRequired { endpoint },
+        wit::Error::PermissionDenied(p) => Error::PermissionDenied {
+            user: p.user,
+            keys: p.keys,
+        },
         wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
         wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
         wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),

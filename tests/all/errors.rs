@@ -48,7 +48,10 @@ fn a_gateway_error_body_is_reported_with_its_message() {
     let body = r#"{"error":"etcdserver: permission denied","message":"etcdserver: permission denied","code":7}"#;
     let stub = HttpStub::start("403 Forbidden", body);
     let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
-    run.failure(&["HTTP 403: etcdserver: permission denied", "may not read this prefix"]);
+    run.failure(&[
+        "etcd denies reading the keys under /ansible/ without a user",
+        "ETCDCTL_USER",
+    ]);
 }
 
 #[test]

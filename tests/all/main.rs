@@ -6,11 +6,14 @@
 mod support;
 
 mod ansible;
+mod auth;
+mod cluster;
 mod errors;
 mod host;
 mod list;
 mod sandbox;
 mod settings;
 mod snapshot;
+mod tls;
 mod values;
 mod wasmtime_cli;

@@ -64,3 +64,32 @@ fn stock_wasmtime_reports_errors_on_stderr_only() {
         "{stock:#?}"
     );
 }
+
+#[test]
+fn stock_wasmtime_authenticates_with_credentials_from_its_environment() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    etcd.enable_auth("root-Secret-1");
+    etcd.add_reader("alice", "alice-Secret-2", "/ansible/");
+    let env = [
+        ("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str()),
+        ("ETCDCTL_USER", "alice"),
+        ("ETCDCTL_PASSWORD", "alice-Secret-2"),
+    ];
+    let stock = wasmtime_run(&env, &[], &["--list"]);
+    assert_eq!(stock.code, Some(0), "{stock:#?}");
+    let json: serde_json::Value = serde_json::from_str(&stock.stdout).expect("json");
+    assert_eq!(json["db"]["hosts"], serde_json::json!(["db01"]));
+}
+
+#[test]
+fn stock_wasmtime_refuses_tls_files_it_cannot_apply() {
+    let env = [
+        ("ETCDCTL_ENDPOINTS", "https://127.0.0.1:2379"),
+        ("ETCDCTL_CACERT", "/ca.pem"),
+    ];
+    let stock = wasmtime_run(&env, &[], &["--list"]);
+    assert_ne!(stock.code, Some(0), "{stock:#?}");
+    assert_eq!(stock.stdout, "");
+    assert!(stock.stderr.contains("use the etcd-inventory binary"), "{stock:#?}");
+}

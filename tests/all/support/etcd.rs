@@ -1,43 +1,110 @@
-//! A real etcd per test: a free loopback port, a temporary data directory, a health check
-//! with a deadline, and the process killed by PID when the fixture is dropped.
+//! A real etcd per test: free loopback ports, a temporary data directory, a health check
+//! with a deadline, and the process killed by PID when the fixture is dropped. Variants:
+//! TLS (beside the plain listener), authentication, and a cluster of several members.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Txn, TxnOp};
+use etcd_client::{Client, ConnectOptions, Permission, Txn, TxnOp};
+
+use super::pki::TestPki;
 
 /// How long etcd may take to become healthy on a loaded 2-core machine.
 const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long one request of the fixture may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a cluster write may keep failing while the members elect a new leader.
+const CLUSTER_WRITE_DEADLINE: Duration = Duration::from_secs(30);
+/// How long one attempt of a cluster write may take: after its leader died, a follower
+/// holds a write for etcd's request timeout (7 s) before failing it.
+const CLUSTER_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// etcd's default limit of operations in one transaction.
 const MAX_TXN_OPS: usize = 128;
 
+/// Raw key-value pairs.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 pub struct Etcd {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`: always there, also for a TLS etcd.
     pub endpoint: String,
+    /// `https://127.0.0.1:PORT` for an etcd from [`Etcd::start_tls`].
+    #[allow(dead_code)]
+    pub tls_endpoint: Option<String>,
     log: PathBuf,
     dir: tempfile::TempDir,
+    /// Set by [`Etcd::enable_auth`]: the fixture's own requests then log in as root.
+    root_password: OnceLock<String>,
+}
+
+/// The TLS listener of one etcd.
+struct Tls<'a> {
+    pki: &'a TestPki,
+    port: u16,
+    client_cert_auth: bool,
+}
+
+/// How to launch one etcd process.
+struct Launch<'a> {
+    name: &'a str,
+    client_port: u16,
+    peer_port: u16,
+    /// `--initial-cluster` (every member's `name=peer-url`) and `--initial-cluster-token`;
+    /// `None` for a cluster of this member alone.
+    cluster: Option<(&'a str, &'a str)>,
+    tls: Option<Tls<'a>>,
 }
 
 impl Etcd {
     /// Starts etcd and waits until it answers `/health`. Panics with etcd's log on failure.
     pub fn start() -> Etcd {
-        // A port picked by the kernel can be taken by another test before etcd binds it:
-        // try a few times.
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            match Self::try_start() {
-                Ok(etcd) => return etcd,
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("etcd did not start; its log:\n{last_log}");
+        retry("etcd", || {
+            let [client, peer] = free_ports();
+            Self::start_one(Launch {
+                name: "test",
+                client_port: client,
+                peer_port: peer,
+                cluster: None,
+                tls: None,
+            })
+        })
     }
 
-    fn try_start() -> Result<Etcd, String> {
+    /// Starts etcd serving the plain `endpoint` as usual and, beside it, HTTPS on
+    /// `tls_endpoint` with `pki`'s server certificate. With `client_cert_auth`, the HTTPS
+    /// listener demands a client certificate signed by `pki`'s CA (`--client-cert-auth`).
+    #[allow(dead_code)]
+    pub fn start_tls(pki: &TestPki, client_cert_auth: bool) -> Etcd {
+        retry("etcd with TLS", || {
+            let [client, peer, tls] = free_ports();
+            Self::start_one(Launch {
+                name: "test",
+                client_port: client,
+                peer_port: peer,
+                cluster: None,
+                tls: Some(Tls {
+                    pki,
+                    port: tls,
+                    client_cert_auth,
+                }),
+            })
+        })
+    }
+
+    fn start_one(launch: Launch<'_>) -> Result<Etcd, String> {
+        let mut members = [Self::spawn(launch)];
+        wait_healthy(&mut members)?;
+        let [etcd] = members;
+        Ok(etcd)
+    }
+
+    /// Spawns one etcd process, in its own temporary directory, without waiting for it.
+    fn spawn(launch: Launch<'_>) -> Etcd {
         // /dev/shm keeps etcd's fsyncs cheap; any temp dir works.
         let base = Path::new("/dev/shm");
         let dir = if base.is_dir() {
@@ -46,23 +113,56 @@ impl Etcd {
             tempfile::tempdir()
         }
         .expect("temp dir");
-        let (client, peer) = (free_port(), free_port());
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
+        let endpoint = format!("http://127.0.0.1:{}", launch.client_port);
+        let tls_endpoint = launch.tls.as_ref().map(|tls| format!("https://127.0.0.1:{}", tls.port));
+        let client_urls = match &tls_endpoint {
+            Some(https) => format!("{endpoint},{https}"),
+            None => endpoint.clone(),
+        };
+        let peer_url = format!("http://127.0.0.1:{}", launch.peer_port);
         let log = dir.path().join("etcd.log");
         let log_file = std::fs::File::create(&log).expect("etcd log file");
         let mut command = Command::new(super::tool("etcd", "ETCD_BIN"));
         command
-            .args(["--name", "test", "--data-dir"])
+            .args(["--name", launch.name, "--data-dir"])
             .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+            .args([
+                "--listen-client-urls",
+                &client_urls,
+                "--advertise-client-urls",
+                &client_urls,
+            ])
             .args([
                 "--listen-peer-urls",
                 &peer_url,
                 "--initial-advertise-peer-urls",
                 &peer_url,
-            ])
-            .args(["--initial-cluster", &format!("test={peer_url}")])
+            ]);
+        match launch.cluster {
+            Some((members, token)) => command.args([
+                "--initial-cluster",
+                members,
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                token,
+            ]),
+            None => command.args(["--initial-cluster", &format!("{}={peer_url}", launch.name)]),
+        };
+        if let Some(tls) = &launch.tls {
+            command
+                .arg("--cert-file")
+                .arg(&tls.pki.server_cert)
+                .arg("--key-file")
+                .arg(&tls.pki.server_key);
+            if tls.client_cert_auth {
+                command
+                    .arg("--client-cert-auth")
+                    .arg("--trusted-ca-file")
+                    .arg(&tls.pki.ca_cert);
+            }
+        }
+        command
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file);
@@ -70,30 +170,21 @@ impl Etcd {
         let child = command
             .spawn()
             .expect("spawn etcd (is etcd-server installed? run scripts/test.sh)");
-        let mut etcd = Etcd {
+        Etcd {
             child,
             endpoint,
+            tls_endpoint,
             log,
             dir,
-        };
-        let deadline = Instant::now() + START_DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = etcd.child.try_wait() {
-                return Err(etcd.log());
-            }
-            if healthy(client) {
-                return Ok(etcd);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            root_password: OnceLock::new(),
         }
-        Err(format!("not healthy after {START_DEADLINE:?}\n{}", etcd.log()))
     }
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The port etcd listens on.
+    /// The port of the plain `endpoint`.
     pub fn port(&self) -> u16 {
         self.endpoint
             .rsplit(':')
@@ -109,79 +200,285 @@ impl Etcd {
 
     /// Writes raw key-value pairs, in transactions of at most 128 operations.
     pub fn put_raw(&self, pairs: &[(Vec<u8>, Vec<u8>)]) {
-        self.with_client(|mut client| async move {
-            for batch in pairs.chunks(MAX_TXN_OPS) {
-                let ops: Vec<TxnOp> = batch
-                    .iter()
-                    .map(|(k, v)| TxnOp::put(k.clone(), v.clone(), None))
-                    .collect();
-                client.txn(Txn::new().and_then(ops)).await.expect("put keys");
-            }
-        })
+        self.try_put_raw(pairs, REQUEST_TIMEOUT)
+            .unwrap_or_else(|e| panic!("put keys into etcd at {}: {e}", self.endpoint));
     }
 
     /// Writes text pairs.
     pub fn put(&self, pairs: &[(&str, &str)]) {
-        let raw: Vec<_> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect();
-        self.put_raw(&raw);
+        self.put_raw(&text_pairs(pairs));
     }
 
     /// Writes an inventory file in the `key` / `key=value` format of tests/data/sample.kv
     /// under `prefix`.
     pub fn load(&self, prefix: &str, kv_text: &str) {
-        let pairs: Vec<(String, String)> = kv_text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                (format!("{}/{k}", prefix.trim_end_matches('/')), v.to_string())
-            })
-            .collect();
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.put(&refs);
+        self.put_raw(&kv_pairs(prefix, kv_text));
     }
 
     /// The cluster's current revision.
     pub fn revision(&self) -> i64 {
-        self.with_client(|mut client| async move {
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
             // Any read carries the cluster's revision in its header.
-            client
-                .get("\0", None)
-                .await
-                .expect("get")
-                .header()
-                .expect("header")
-                .revision()
+            Ok(client.get("\0", None).await?.header().expect("header").revision())
+        })
+        .unwrap_or_else(|e| panic!("get from etcd at {}: {e}", self.endpoint))
+    }
+
+    /// Turns authentication on: creates user `root` with `root_password` and role root, then
+    /// enables auth. The fixture's own requests (`put`, `load`, ...) log in as root from now on.
+    #[allow(dead_code)]
+    pub fn enable_auth(&self, root_password: &str) {
+        assert!(self.root_password.get().is_none(), "auth is already enabled");
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            client.user_add("root", root_password, None).await?;
+            client.user_grant_role("root", "root").await?;
+            client.auth_enable().await?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("enable auth: {e}"));
+        self.root_password
+            .set(root_password.to_string())
+            .expect("auth enabled once");
+    }
+
+    /// Creates role `{user}-role`, allowed to read the keys starting with `key_prefix` (all
+    /// keys if it is empty), and `user` with `password` and that role. Works before and
+    /// after [`Etcd::enable_auth`].
+    #[allow(dead_code)]
+    pub fn add_reader(&self, user: &str, password: &str, key_prefix: &str) {
+        let role = format!("{user}-role");
+        let permission = if key_prefix.is_empty() {
+            // etcd's form of "every key": from "\0" to the end.
+            Permission::read([0]).with_range_end([0])
+        } else {
+            Permission::read(key_prefix).with_prefix()
+        };
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            client.role_add(role.as_str()).await?;
+            client.role_grant_permission(role.as_str(), permission).await?;
+            client.user_add(user, password, None).await?;
+            client.user_grant_role(user, role.as_str()).await?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("add reader {user}: {e}"));
+    }
+
+    fn try_put_raw(&self, pairs: &[(Vec<u8>, Vec<u8>)], timeout: Duration) -> Result<(), etcd_client::Error> {
+        self.try_with_client(timeout, |mut client| async move {
+            for batch in pairs.chunks(MAX_TXN_OPS) {
+                let ops: Vec<TxnOp> = batch
+                    .iter()
+                    .map(|(k, v)| TxnOp::put(k.clone(), v.clone(), None))
+                    .collect();
+                client.txn(Txn::new().and_then(ops)).await?;
+            }
+            Ok(())
         })
     }
 
-    fn with_client<'a, F, Fut, T>(&'a self, f: F) -> T
+    /// Runs `f` with a client of the plain endpoint, logged in as root once auth is enabled,
+    /// whose requests time out after `timeout`.
+    fn try_with_client<'a, F, Fut, T>(&'a self, timeout: Duration, f: F) -> Result<T, etcd_client::Error>
     where
         F: FnOnce(Client) -> Fut,
-        Fut: std::future::Future<Output = T> + 'a,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>> + 'a,
     {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
+        let mut options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_timeout(timeout);
+        if let Some(password) = self.root_password.get() {
+            options = options.with_user("root", password.as_str());
+        }
         runtime.block_on(async {
-            let client = Client::connect([self.endpoint.as_str()], None)
-                .await
-                .expect("connect to etcd");
+            let client = Client::connect([self.endpoint.as_str()], Some(options)).await?;
             f(client).await
         })
+    }
+
+    /// Kills the process and reaps it; the data directory stays until the fixture is dropped.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
+}
+
+/// Several etcd members forming one cluster, each with its own ports and data directory.
+#[allow(dead_code)]
+pub struct EtcdCluster {
+    members: Vec<Etcd>,
+    stopped: Vec<bool>,
+}
+
+#[allow(dead_code)]
+impl EtcdCluster {
+    /// Starts members m0..m{n-1} and waits until every one is healthy, which needs a leader.
+    /// Panics with the members' logs on failure.
+    pub fn start(n: usize) -> EtcdCluster {
+        assert!(n > 0, "a cluster needs a member");
+        retry("etcd cluster", || Self::try_start(n))
+    }
+
+    fn try_start(n: usize) -> Result<EtcdCluster, String> {
+        static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+        let token = format!(
+            "etcd-inventory-test-{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let ports = free_port_list(2 * n);
+        let (client_ports, peer_ports) = ports.split_at(n);
+        let names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+        let initial_cluster = names
+            .iter()
+            .zip(peer_ports)
+            .map(|(name, port)| format!("{name}=http://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members: Vec<Etcd> = (0..n)
+            .map(|i| {
+                Etcd::spawn(Launch {
+                    name: &names[i],
+                    client_port: client_ports[i],
+                    peer_port: peer_ports[i],
+                    cluster: Some((&initial_cluster, &token)),
+                    tls: None,
+                })
+            })
+            .collect();
+        wait_healthy(&mut members)?;
+        Ok(EtcdCluster {
+            stopped: vec![false; n],
+            members,
+        })
+    }
+
+    /// The members' plain endpoints, `http://127.0.0.1:PORT`, in member order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.endpoint.clone()).collect()
+    }
+
+    /// Member `i`, for its endpoint, port, directory or log.
+    pub fn member(&self, i: usize) -> &Etcd {
+        &self.members[i]
+    }
+
+    /// Kills member `i` and waits for it to exit.
+    pub fn stop(&mut self, i: usize) {
+        self.members[i].kill();
+        self.stopped[i] = true;
+    }
+
+    /// Every member's log, headed by its name.
+    pub fn log(&self) -> String {
+        self.members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("==> m{i} <==\n{}", m.log()))
+            .collect()
+    }
+
+    /// Writes raw key-value pairs through a live member, retrying (other members, a new
+    /// leader) for up to 30 s. Needs a quorum of live members.
+    pub fn put_raw(&self, pairs: &[(Vec<u8>, Vec<u8>)]) {
+        let deadline = Instant::now() + CLUSTER_WRITE_DEADLINE;
+        let live: Vec<&Etcd> = (self.members.iter().zip(&self.stopped))
+            .filter(|(_, stopped)| !**stopped)
+            .map(|(m, _)| m)
+            .collect();
+        assert!(!live.is_empty(), "every member is stopped");
+        for member in live.iter().cycle() {
+            match member.try_put_raw(pairs, CLUSTER_ATTEMPT_TIMEOUT) {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("put keys into the cluster: {e}\n{}", self.log())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// Writes text pairs.
+    pub fn put(&self, pairs: &[(&str, &str)]) {
+        self.put_raw(&text_pairs(pairs));
+    }
+
+    /// Writes an inventory file in the format of tests/data/sample.kv under `prefix`.
+    pub fn load(&self, prefix: &str, kv_text: &str) {
+        self.put_raw(&kv_pairs(prefix, kv_text));
+    }
+}
+
+/// Tries `attempt` three times: a port picked by the kernel can be taken by another test
+/// before etcd binds it. Panics with the last error, which carries etcd's log.
+fn retry<T>(what: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let mut last_log = String::new();
+    for _ in 0..3 {
+        match attempt() {
+            Ok(started) => return started,
+            Err(log) => last_log = log,
+        }
+    }
+    panic!("{what} did not start; its log:\n{last_log}");
+}
+
+/// Waits until every member answers `/health`; fails as soon as one exits, or at the deadline.
+fn wait_healthy(members: &mut [Etcd]) -> Result<(), String> {
+    let logs = |members: &[Etcd]| -> String {
+        match members {
+            [one] => one.log(),
+            _ => members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("==> m{i} <==\n{}", m.log()))
+                .collect(),
+        }
+    };
+    let deadline = Instant::now() + START_DEADLINE;
+    let mut ready = vec![false; members.len()];
+    while Instant::now() < deadline {
+        if members.iter_mut().any(|m| matches!(m.child.try_wait(), Ok(Some(_)))) {
+            return Err(logs(members));
+        }
+        for (member, ready) in members.iter().zip(ready.iter_mut()) {
+            *ready = *ready || healthy(member.port());
+        }
+        if ready.iter().all(|r| *r) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("not healthy after {START_DEADLINE:?}\n{}", logs(members)))
+}
+
+fn text_pairs(pairs: &[(&str, &str)]) -> Pairs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// The pairs of a `key` / `key=value` text under `prefix`.
+fn kv_pairs(prefix: &str, kv_text: &str) -> Pairs {
+    kv_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            let key = format!("{}/{k}", prefix.trim_end_matches('/'));
+            (key.into_bytes(), v.as_bytes().to_vec())
+        })
+        .collect()
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -190,6 +487,22 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
+}
+
+/// `n` distinct ports that were free a moment ago on 127.0.0.1.
+fn free_port_list(n: usize) -> Vec<u16> {
+    // Holding every listener until all are picked keeps the kernel from handing one out twice.
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("free port").port())
+        .collect()
+}
+
+fn free_ports<const N: usize>() -> [u16; N] {
+    free_port_list(N).try_into().expect("N ports")
 }
 
 /// etcd's `/health` answers `{"health":"true"}` once it serves requests.

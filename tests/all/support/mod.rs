@@ -1,8 +1,11 @@
-//! Shared test helpers: the etcd fixture, running our binary, loopback fake servers and
-//! locating external tools (etcd, ansible-inventory, wasmtime), which scripts/test.sh installs.
+//! Shared test helpers: the etcd fixtures (plain, TLS, auth, cluster), a throwaway PKI,
+//! running our binary, loopback fake servers (canned answers, never an answer) and locating
+//! external tools (etcd, ansible-inventory, wasmtime), which scripts/test.sh installs.
 
 pub mod etcd;
 pub mod http_stub;
+pub mod pki;
+pub mod stall;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,7 +38,7 @@ pub fn binary() -> &'static str {
 }
 
 /// Settings variables that must not leak from the developer's shell into a test.
-const SETTINGS_ENV: [&str; 9] = etcd_inventory::settings::ENV_VARS;
+const SETTINGS_ENV: &[&str] = &etcd_inventory::settings::ENV_VARS;
 
 /// A command with the settings environment cleared.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
