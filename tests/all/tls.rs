@@ -44,7 +44,7 @@ fn an_etcd_ini_names_the_ca_relative_to_itself() {
         &ini,
         format!(
             "[etcd]\nhost = 127.0.0.1\nport = {}\nsecure = true\nca_cert = {}\n",
-            etcd.tls_endpoint.as_ref().unwrap().rsplit(':').next().unwrap(),
+            crate::support::port_of(etcd.tls_endpoint.as_ref().unwrap()),
             pki.ca_cert.file_name().unwrap().to_str().unwrap()
         ),
     )

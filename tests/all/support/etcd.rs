@@ -34,7 +34,6 @@ pub struct Etcd {
     /// `http://127.0.0.1:PORT`: always there, also for a TLS etcd.
     pub endpoint: String,
     /// `https://127.0.0.1:PORT` for an etcd from [`Etcd::start_tls`].
-    #[allow(dead_code)]
     pub tls_endpoint: Option<String>,
     log: PathBuf,
     dir: tempfile::TempDir,
@@ -78,7 +77,6 @@ impl Etcd {
     /// Starts etcd serving the plain `endpoint` as usual and, beside it, HTTPS on
     /// `tls_endpoint` with `pki`'s server certificate. With `client_cert_auth`, the HTTPS
     /// listener demands a client certificate signed by `pki`'s CA (`--client-cert-auth`).
-    #[allow(dead_code)]
     pub fn start_tls(pki: &TestPki, client_cert_auth: bool) -> Etcd {
         retry("etcd with TLS", || {
             let [client, peer, tls] = free_ports();
@@ -186,11 +184,7 @@ impl Etcd {
 
     /// The port of the plain `endpoint`.
     pub fn port(&self) -> u16 {
-        self.endpoint
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port")
+        super::port_of(&self.endpoint)
     }
 
     /// A directory that is removed with the fixture, for files a test needs.
@@ -226,7 +220,6 @@ impl Etcd {
 
     /// Turns authentication on: creates user `root` with `root_password` and role root, then
     /// enables auth. The fixture's own requests (`put`, `load`, ...) log in as root from now on.
-    #[allow(dead_code)]
     pub fn enable_auth(&self, root_password: &str) {
         assert!(self.root_password.get().is_none(), "auth is already enabled");
         self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
@@ -244,7 +237,6 @@ impl Etcd {
     /// Creates role `{user}-role`, allowed to read the keys starting with `key_prefix` (all
     /// keys if it is empty), and `user` with `password` and that role. Works before and
     /// after [`Etcd::enable_auth`].
-    #[allow(dead_code)]
     pub fn add_reader(&self, user: &str, password: &str, key_prefix: &str) {
         let role = format!("{user}-role");
         let permission = if key_prefix.is_empty() {
@@ -313,13 +305,11 @@ impl Drop for Etcd {
 }
 
 /// Several etcd members forming one cluster, each with its own ports and data directory.
-#[allow(dead_code)]
 pub struct EtcdCluster {
     members: Vec<Etcd>,
     stopped: Vec<bool>,
 }
 
-#[allow(dead_code)]
 impl EtcdCluster {
     /// Starts members m0..m{n-1} and waits until every one is healthy, which needs a leader.
     /// Panics with the members' logs on failure.
@@ -368,10 +358,6 @@ impl EtcdCluster {
     }
 
     /// Member `i`, for its endpoint, port, directory or log.
-    pub fn member(&self, i: usize) -> &Etcd {
-        &self.members[i]
-    }
-
     /// Kills member `i` and waits for it to exit.
     pub fn stop(&mut self, i: usize) {
         self.members[i].kill();
@@ -405,11 +391,6 @@ impl EtcdCluster {
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }
         }
-    }
-
-    /// Writes text pairs.
-    pub fn put(&self, pairs: &[(&str, &str)]) {
-        self.put_raw(&text_pairs(pairs));
     }
 
     /// Writes an inventory file in the format of tests/data/sample.kv under `prefix`.

@@ -49,6 +49,14 @@ pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     command
 }
 
+/// The port of a `scheme://host:port` URL.
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a URL with a port")
+}
+
 /// What a process did.
 #[derive(Debug)]
 pub struct Run {

@@ -13,20 +13,16 @@ use rcgen::{
 
 /// Common name of [`TestPki::client_cert`]. With `--client-cert-auth` and auth enabled,
 /// etcd takes a gRPC client's certificate CN as its user name.
-#[allow(dead_code)]
 pub const CLIENT_CN: &str = "inventory-client";
 /// Common name of [`TestPki::server_cert`]; no etcd user has it. etcd 3.4's gateway
 /// presents the server certificate as its own client certificate.
-#[allow(dead_code)]
 pub const SERVER_CN: &str = "etcd-test-server";
 
 /// Paths of the PEM files; they live as long as the directory given to [`TestPki::generate`].
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
 pub struct TestPki {
     /// The CA that signed the server and client certificates.
     pub ca_cert: PathBuf,
-    pub ca_key: PathBuf,
     /// For 127.0.0.1 and localhost, extended key usage serverAuth and clientAuth.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
@@ -48,8 +44,8 @@ pub struct TestPki {
 impl TestPki {
     /// Generates everything into `dir`, which must exist. Private keys are mode 0600.
     pub fn generate(dir: &Path) -> TestPki {
-        let (ca_cert, ca_key, ca) = new_ca("etcd-inventory test CA");
-        let (other_ca_cert, _, _) = new_ca("etcd-inventory unrelated CA");
+        let (ca_cert, ca) = new_ca("etcd-inventory test CA");
+        let (other_ca_cert, _) = new_ca("etcd-inventory unrelated CA");
 
         let (server_cert, server_key) = leaf(
             &ca,
@@ -76,7 +72,6 @@ impl TestPki {
         };
         TestPki {
             ca_cert: write("ca.pem", &ca_cert, false),
-            ca_key: write("ca-key.pem", &ca_key, true),
             server_cert: write("server.pem", &server_cert, false),
             server_key: write("server-key.pem", &server_key, true),
             client_cert: write("client.pem", &client_cert, false),
@@ -88,8 +83,8 @@ impl TestPki {
     }
 }
 
-/// A self-signed CA: its certificate and key as PEM, and the issuer that signs with it.
-fn new_ca(common_name: &str) -> (String, String, Issuer<'static, KeyPair>) {
+/// A self-signed CA: its certificate as PEM, and the issuer that signs with it.
+fn new_ca(common_name: &str) -> (String, Issuer<'static, KeyPair>) {
     let mut params = CertificateParams::new(Vec::new()).expect("CA params");
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, common_name);
@@ -101,8 +96,7 @@ fn new_ca(common_name: &str) -> (String, String, Issuer<'static, KeyPair>) {
     ];
     let key = KeyPair::generate().expect("CA key");
     let cert = params.self_signed(&key).expect("self-sign CA");
-    let key_pem = key.serialize_pem();
-    (cert.pem(), key_pem, Issuer::new(params, key))
+    (cert.pem(), Issuer::new(params, key))
 }
 
 /// A certificate signed by `ca` for `names` (IP addresses or DNS names) and its key, as PEM.

@@ -20,7 +20,6 @@ pub struct StallingServer {
     thread: Option<JoinHandle<()>>,
 }
 
-#[allow(dead_code)]
 impl StallingServer {
     pub fn start() -> StallingServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -43,15 +42,6 @@ impl StallingServer {
     /// How many connections were accepted so far.
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::Relaxed)
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.endpoint
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port")
     }
 }
 
