@@ -81,15 +81,7 @@ pub fn read_range(
     page_size: u32,
     credentials: Option<&Credentials>,
 ) -> Result<Snapshot, Error> {
-    let mut reader = Reader {
-        transport,
-        endpoints,
-        current: 0,
-        credentials,
-        token: None,
-        reauthenticated: false,
-    };
-    reader.authenticate()?;
+    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
     match reader.read_all(range, page_size) {
         // The pinned revision was compacted away between two pages: start again once at the
         // current revision. A second compaction during one run means something is
@@ -97,6 +89,28 @@ pub fn read_range(
         Err(Error::Gateway(failure)) if failure.code == Some(CODE_OUT_OF_RANGE) => reader.read_all(range, page_size),
         other => other,
     }
+}
+
+/// Whether `range` still holds exactly what it held at `revision`, when it had `count`
+/// keys, asked without transferring a single value: what a cache needs to be never stale.
+///
+/// Why this is exact: a put sets the key's mod_revision to the put's revision, so a key put
+/// after `revision` (new, changed, or deleted and put again) has a mod_revision above it for
+/// as long as it exists. If no key in the range has one, every key there now was last
+/// written at or before `revision`, with the value it had then: the range now is a subset
+/// of the range then. A subset with as many keys is the same set. So "no key modified
+/// since, and the same count" means unchanged, and any put or delete breaks one of the two.
+/// If the cluster's revision is still `revision`, nothing was written anywhere: one cheap
+/// lookup answers.
+pub fn unchanged_since(
+    transport: &mut dyn Transport,
+    endpoints: &[String],
+    range: &KeyRange,
+    stamp: (i64, u64),
+    credentials: Option<&Credentials>,
+) -> Result<bool, Error> {
+    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
+    reader.unchanged_since(range, stamp.0, stamp.1)
 }
 
 struct Reader<'a> {
@@ -112,6 +126,24 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader holding a token when a user is given (one authentication per reader).
+    fn authenticated(
+        transport: &'a mut dyn Transport,
+        endpoints: &'a [String],
+        credentials: Option<&'a Credentials>,
+    ) -> Result<Reader<'a>, Error> {
+        let mut reader = Reader {
+            transport,
+            endpoints,
+            current: 0,
+            credentials,
+            token: None,
+            reauthenticated: false,
+        };
+        reader.authenticate()?;
+        Ok(reader)
+    }
+
     /// Trades the user and password for a token. An etcd without auth enabled answers
     /// FailedPrecondition; the read then goes on without a token, as etcdctl does.
     fn authenticate(&mut self) -> Result<(), Error> {
@@ -158,6 +190,55 @@ impl<'a> Reader<'a> {
         Error::Gateway(failure)
     }
 
+    /// One range request: its endpoint, the answer's size and the parsed answer. A rejected
+    /// token is renewed once and the request sent again; other errors are mapped for the
+    /// user, except the gateway's own, which callers may still act on.
+    fn fetch(&mut self, request: &RangeRequest, range: &KeyRange) -> Result<(&'a str, usize, RangeResponse), Error> {
+        let body = serde_json::to_vec(request).expect("a range request serialises");
+        loop {
+            let (endpoint, answer) = self.post(RANGE_PATH, &body)?;
+            match parse_answer(endpoint, &answer) {
+                Ok(page) => return Ok((endpoint, answer.body.len(), page)),
+                // The token expired or this member does not know it: one new token, then
+                // the same request again. Bounded by the flag: a second rejection is final.
+                Err(Error::Gateway(f))
+                    if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated =>
+                {
+                    self.reauthenticated = true;
+                    self.authenticate()?;
+                }
+                Err(Error::Gateway(f)) => return Err(self.range_error(range, f)),
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// See [`unchanged_since`].
+    fn unchanged_since(&mut self, range: &KeyRange, revision: i64, count: u64) -> Result<bool, Error> {
+        // One key looked up, nothing transferred: the header tells the cluster's revision.
+        let probe = RangeRequest {
+            key: BASE64.encode(&range.start),
+            count_only: true,
+            ..RangeRequest::default()
+        };
+        let (_, _, now) = self.fetch(&probe, range)?;
+        if now.header.revision == revision {
+            return Ok(true);
+        }
+        // Writes happened somewhere in the cluster. At most one key (no value) of those
+        // modified since `revision`; `count` is the range's total, which the filter leaves alone.
+        let check = RangeRequest {
+            key: BASE64.encode(&range.start),
+            range_end: Some(BASE64.encode(&range.end)),
+            limit: Some("1".to_string()),
+            keys_only: true,
+            min_mod_revision: Some((revision + 1).to_string()),
+            ..RangeRequest::default()
+        };
+        let (_, _, answer) = self.fetch(&check, range)?;
+        Ok(answer.kvs.is_empty() && u64::try_from(answer.count).ok() == Some(count))
+    }
+
     fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
         let mut max_limit = page_size.max(1);
         let mut limit = max_limit.min(FIRST_PAGE_KEYS);
@@ -171,13 +252,12 @@ impl<'a> Reader<'a> {
         loop {
             let request = RangeRequest {
                 key: BASE64.encode(&start),
-                range_end: BASE64.encode(&range.end),
-                limit: limit.to_string(),
+                range_end: Some(BASE64.encode(&range.end)),
+                limit: Some(limit.to_string()),
                 revision: revision.map(|r: i64| r.to_string()),
+                ..RangeRequest::default()
             };
-            let body = serde_json::to_vec(&request).expect("a range request serialises");
-            let (endpoint, answer) = self.post(RANGE_PATH, &body)?;
-            let page = match parse_answer(endpoint, &answer) {
+            let (endpoint, answer_bytes, page) = match self.fetch(&request, range) {
                 Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
                     // The answer was too big for the gateway (4 MiB on older ones): ask for
                     // fewer keys per page.
@@ -186,16 +266,6 @@ impl<'a> Reader<'a> {
                     halvings += 1;
                     continue;
                 }
-                Err(Error::Gateway(f))
-                    if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated =>
-                {
-                    // The token expired or this member does not know it: one new token,
-                    // then the same page again.
-                    self.reauthenticated = true;
-                    self.authenticate()?;
-                    continue;
-                }
-                Err(Error::Gateway(f)) => return Err(self.range_error(range, f)),
                 other => other?,
             };
             // The header carries the store's current revision, not the one a page was read
@@ -207,7 +277,7 @@ impl<'a> Reader<'a> {
             }
             *remaining -= 1;
             let got = page.kvs.len();
-            if let Some(bytes_per_key) = answer.body.len().checked_div(got) {
+            if let Some(bytes_per_key) = answer_bytes.checked_div(got) {
                 let fitting = u32::try_from(TARGET_PAGE_BYTES / bytes_per_key.max(1)).unwrap_or(u32::MAX);
                 limit = fitting.clamp(1, max_limit);
             }
@@ -297,15 +367,25 @@ struct AuthenticateResponse {
     token: String,
 }
 
-#[derive(Serialize)]
+/// A range request; unset fields are left out, as etcd's defaults. int64 fields travel as
+/// JSON strings in the protobuf JSON mapping.
+#[derive(Serialize, Default)]
 struct RangeRequest {
     key: String,
-    range_end: String,
-    // int64 fields travel as JSON strings in the protobuf JSON mapping. No sort_order and no
-    // min/max revision filters: with those, etcd ignores `limit`.
-    limit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range_end: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     revision: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    count_only: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    keys_only: bool,
+    // With a revision filter etcd reads the whole range, filters, then cuts the answer to
+    // `limit`: fine for a check, wasteful for paging, which never filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_mod_revision: Option<String>,
 }
 
 /// The parts of a range response we use. Fields at their zero value are omitted by the
@@ -869,5 +949,49 @@ mod tests {
         let mut t = Scripted::new(vec![("e1", Err("connection refused".into()))]);
         read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert!(t.calls.iter().all(|(p, _)| !p.starts_with("pause")), "{:?}", t.calls);
+    }
+
+    fn stamp_check(answers: Vec<(&str, Result<Value, String>)>, stamp: (i64, u64)) -> (bool, Scripted) {
+        let mut t = Scripted::new(answers);
+        let unchanged = unchanged_since(&mut t, &endpoints(&["e1"]), &range(), stamp, None).unwrap();
+        (unchanged, t)
+    }
+
+    #[test]
+    fn an_idle_cluster_is_unchanged_after_one_lookup() {
+        let (unchanged, t) = stamp_check(vec![("e1", Ok(json!({"header": {"revision": "7"}})))], (7, 3));
+        assert!(unchanged);
+        assert_eq!(t.requests.len(), 1);
+        assert_eq!(t.requests[0].1, json!({"key": b64("/p/"), "count_only": true}));
+    }
+
+    #[test]
+    fn writes_elsewhere_leave_the_range_unchanged() {
+        let (unchanged, t) = stamp_check(
+            vec![
+                ("e1", Ok(json!({"header": {"revision": "9"}}))),
+                ("e1", Ok(json!({"header": {"revision": "9"}, "count": "3"}))),
+            ],
+            (7, 3),
+        );
+        assert!(unchanged);
+        assert_eq!(
+            t.requests[1].1,
+            json!({"key": b64("/p/"), "range_end": b64("/p0"), "limit": "1", "keys_only": true, "min_mod_revision": "8"})
+        );
+    }
+
+    #[test]
+    fn a_put_or_a_delete_in_the_range_is_a_change() {
+        let newer = json!({"header": {"revision": "9"}, "count": "3", "more": true,
+            "kvs": [{"key": b64("/p/a"), "mod_revision": "8"}]});
+        let fewer = json!({"header": {"revision": "9"}, "count": "2"});
+        for answer in [newer, fewer] {
+            let (unchanged, _) = stamp_check(
+                vec![("e1", Ok(json!({"header": {"revision": "9"}}))), ("e1", Ok(answer))],
+                (7, 3),
+            );
+            assert!(!unchanged);
+        }
     }
 }

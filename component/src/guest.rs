@@ -40,6 +40,16 @@ impl wit::Guest for Component {
         let answer = crate::host_vars(&mut WasiHttp::new(&settings), &settings, &host)?;
         Ok(answer.into())
     }
+
+    fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<bool, wit::Error> {
+        let settings = from_options(options)?;
+        Ok(crate::inventory_unchanged(
+            &mut WasiHttp::new(&settings),
+            &settings,
+            revision,
+            key_count,
+        )?)
+    }
 }
 
 impl exports::wasi::cli::run::Guest for Component {
@@ -47,7 +57,7 @@ impl exports::wasi::cli::run::Guest for Component {
     fn run() -> Result<(), ()> {
         let mut args = std::env::args();
         let program = args.next().unwrap_or_default();
-        let (mode, flags) = match cli::parse(args) {
+        let (mode, mut flags) = match cli::parse(args) {
             Ok(cli::Command::Run { mode, flags }) => (mode, *flags),
             Ok(cli::Command::Help) => {
                 println!("{}", cli::USAGE);
@@ -58,6 +68,9 @@ impl exports::wasi::cli::run::Guest for Component {
                 return Err(());
             }
         };
+        // The cache is the native host's (it needs a 0600 file, which wasi:filesystem cannot
+        // make): here every run reads etcd, whatever etcd.ini's [cache] says.
+        flags.cache = Some("false".to_string());
         let env = |name: &str| std::env::var(name).ok();
         let result = settings::load_ini(&env, Some(std::path::Path::new(&program)))
             .and_then(|ini| settings::resolve(&flags, &env, ini.as_ref()))
@@ -251,6 +264,7 @@ impl From<Answer> for wit::Output {
                 example: s.example,
             }),
             revision: a.revision,
+            key_count: a.key_count,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Answer {
     pub skipped: Option<Skipped>,
     /// The etcd revision everything was read at.
     pub revision: i64,
+    /// How many keys were read: with the revision, what [`inventory_unchanged`] checks.
+    pub key_count: u64,
 }
 
 /// `--list`: reads the whole prefix in one snapshot and renders the inventory.
@@ -53,7 +55,25 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
         json: to_json(&built.value),
         skipped: built.skipped,
         revision: snapshot.revision,
+        key_count: snapshot.kvs.len() as u64,
     })
+}
+
+/// Whether the prefix still holds what a `--list` read at `revision` found in `key_count`
+/// keys: the check that makes a cached inventory exact (see [`gateway::unchanged_since`]).
+pub fn inventory_unchanged(
+    transport: &mut dyn Transport,
+    settings: &Settings,
+    revision: i64,
+    key_count: u64,
+) -> Result<bool, Error> {
+    gateway::unchanged_since(
+        transport,
+        &settings.endpoints,
+        &settings.prefix.range(),
+        (revision, key_count),
+        settings.credentials.as_ref(),
+    )
 }
 
 /// `--host NAME`: reads only that host's variables; `{}` for an unknown host.
@@ -71,6 +91,7 @@ pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str)
         json: to_json(&built.value),
         skipped: built.skipped,
         revision: snapshot.revision,
+        key_count: snapshot.kvs.len() as u64,
     })
 }
 

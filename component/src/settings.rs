@@ -34,10 +34,16 @@ pub const ENV_PAGE_SIZE: &str = "ETCD_INVENTORY_PAGE_SIZE";
 pub const ENV_TRUST_TEMPLATES: &str = "ETCD_INVENTORY_TRUST_TEMPLATES";
 pub const ENV_TYPED_VALUES: &str = "ETCD_INVENTORY_TYPED_VALUES";
 pub const ENV_NESTED_KEYS: &str = "ETCD_INVENTORY_NESTED_KEYS";
+pub const ENV_CACHE: &str = "ETCD_INVENTORY_CACHE";
+pub const ENV_CACHE_PATH: &str = "ETCD_INVENTORY_CACHE_PATH";
+pub const ENV_CACHE_MAX_AGE: &str = "ETCD_INVENTORY_CACHE_MAX_AGE";
+pub const ENV_STALE_CACHE_FALLBACK: &str = "ETCD_INVENTORY_STALE_CACHE_FALLBACK";
+/// Ansible passes an inventory script no flags: this is `--refresh-cache` for it.
+pub const ENV_REFRESH_CACHE: &str = "ETCD_INVENTORY_REFRESH_CACHE";
 /// The classic script's variable naming its etcd.ini.
 pub const ENV_INI_PATH: &str = "ETCD_INI_PATH";
 /// Every variable [`resolve`] and [`ini_location`] read: a host passes only these on.
-pub const ENV_VARS: [&str; 14] = [
+pub const ENV_VARS: [&str; 19] = [
     ENV_ENDPOINTS,
     ENV_DIAL_TIMEOUT,
     ENV_COMMAND_TIMEOUT,
@@ -51,8 +57,15 @@ pub const ENV_VARS: [&str; 14] = [
     ENV_TRUST_TEMPLATES,
     ENV_TYPED_VALUES,
     ENV_NESTED_KEYS,
+    ENV_CACHE,
+    ENV_CACHE_PATH,
+    ENV_CACHE_MAX_AGE,
+    ENV_STALE_CACHE_FALLBACK,
+    ENV_REFRESH_CACHE,
     ENV_INI_PATH,
 ];
+/// Where the classic script kept its cache.
+pub const DEFAULT_CACHE_PATH: &str = "~/.ansible/tmp";
 
 /// Values given as command-line flags, unparsed, so that every source is validated alike.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,6 +86,11 @@ pub struct Flags {
     pub trust_templates: Option<String>,
     pub typed_values: Option<String>,
     pub nested_keys: Option<String>,
+    pub cache: Option<String>,
+    pub cache_path: Option<String>,
+    pub cache_max_age: Option<String>,
+    pub stale_cache_fallback: Option<String>,
+    pub refresh_cache: Option<String>,
 }
 
 /// Resolved settings: what the component's `options` record carries, plus the TLS files
@@ -92,6 +110,35 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     /// Files for https endpoints; the host makes the TLS connections.
     pub tls: TlsFiles,
+    /// The `--list` cache, which the native host keeps.
+    pub cache: CacheSettings,
+}
+
+/// The classic `[cache]` section, and what a cache that validates adds to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    /// The directory of the cache files, `~` expanded.
+    pub dir: PathBuf,
+    /// Seconds during which the cache is served without asking etcd; after that it is
+    /// validated against etcd first. 0: always validate.
+    pub max_age_s: u64,
+    /// Read etcd in full and rewrite the cache.
+    pub refresh: bool,
+    /// When no endpoint answers, serve the cache, however old, with a warning.
+    pub stale_fallback: bool,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            enabled: false,
+            dir: PathBuf::from(DEFAULT_CACHE_PATH),
+            max_age_s: 0,
+            refresh: false,
+            stale_fallback: false,
+        }
+    }
 }
 
 /// An etcd user and its password. `Debug` never shows the password.
@@ -169,6 +216,7 @@ impl Settings {
             values,
             credentials,
             tls: TlsFiles::default(),
+            cache: CacheSettings::default(),
         })
     }
 }
@@ -242,7 +290,7 @@ impl Sources<'_> {
         let s = self.get(flag, Some(var), Some(ini_key))?;
         let path = PathBuf::from(s.value.trim());
         match self.ini.and_then(|i| Path::new(&i.path).parent()) {
-            Some(dir) if from_ini && path.is_relative() => Some(dir.join(path)),
+            Some(dir) if from_ini && path.is_relative() && !path.starts_with("~") => Some(dir.join(path)),
             _ => Some(path),
         }
     }
@@ -319,6 +367,49 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         },
         credentials: credentials(flags, &sources)?,
         tls,
+        cache: cache_settings(flags, &sources)?,
+    })
+}
+
+/// The cache's settings; `~` in its path is the user's home (`HOME`), as the classic
+/// script expanded it.
+fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Error> {
+    let enabled = sources.switch((&flags.cache, "--cache"), ENV_CACHE, "cache.enabled")?;
+    let dir = sources
+        .path((&flags.cache_path, "--cache-path"), ENV_CACHE_PATH, "cache.path")
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_PATH));
+    let dir = match (dir.strip_prefix("~"), (sources.env)("HOME")) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        (Ok(_), None) if enabled => {
+            return Err(Error::InvalidOptions(format!(
+                "the cache path {} starts with ~ but HOME is not set",
+                dir.display()
+            )));
+        }
+        _ => dir,
+    };
+    let max_age_s = match sources.get(
+        (&flags.cache_max_age, "--cache-max-age"),
+        Some(ENV_CACHE_MAX_AGE),
+        Some("cache.max_age"),
+    ) {
+        None => 0,
+        Some(s) => s
+            .value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| invalid(&s, "expected whole seconds, 0 or more"))?,
+    };
+    Ok(CacheSettings {
+        enabled,
+        dir,
+        max_age_s,
+        refresh: sources.switch((&flags.refresh_cache, "--refresh-cache"), ENV_REFRESH_CACHE, "")?,
+        stale_fallback: sources.switch(
+            (&flags.stale_cache_fallback, "--stale-cache-fallback"),
+            ENV_STALE_CACHE_FALLBACK,
+            "cache.stale_fallback",
+        )?,
     })
 }
 
@@ -510,8 +601,8 @@ pub fn load_ini(env: &dyn Fn(&str) -> Option<String>, executable: Option<&Path>)
 /// their meaning; every other setting has a key of its own (see the README's table).
 struct ClassicIni {
     path: String,
-    /// Values by lower-case key.
-    etcd: std::collections::HashMap<String, String>,
+    /// Values by lower-case section and key.
+    sections: std::collections::HashMap<String, std::collections::HashMap<String, String>>,
 }
 
 impl ClassicIni {
@@ -520,25 +611,31 @@ impl ClassicIni {
         let sections = ini
             .read(file.text.clone())
             .map_err(|e| Error::InvalidOptions(format!("cannot parse etcd.ini at {}: {e}", file.path)))?;
-        let etcd = sections
-            .get("etcd")
+        let sections = sections
             .into_iter()
-            .flatten()
-            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .map(|(name, keys)| {
+                let keys = keys
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key, value?)))
+                    .collect();
+                (name, keys)
+            })
             .collect();
         Ok(ClassicIni {
             path: file.path.clone(),
-            etcd,
+            sections,
         })
     }
 
-    /// A key's value; an empty one counts as unset, except for `prefix`, where it means
-    /// the whole keyspace.
+    /// A key's value: `name` in `[etcd]`, `section.name` in another section. An empty value
+    /// counts as unset, except for `prefix`, where it means the whole keyspace.
     fn get(&self, key: &str) -> Option<Sourced> {
-        let value = self.etcd.get(key).filter(|v| key == "prefix" || !v.trim().is_empty())?;
+        let (section, name) = key.split_once('.').unwrap_or(("etcd", key));
+        let value = self.sections.get(section)?.get(name);
+        let value = value.filter(|v| key == "prefix" || !v.trim().is_empty())?;
         Some(Sourced {
             value: value.clone(),
-            source: format!("etcd.ini at {} ([etcd] {key})", self.path),
+            source: format!("etcd.ini at {} ([{section}] {name})", self.path),
         })
     }
 
@@ -626,7 +723,7 @@ mod tests {
         let file = ini(
             "# settings\n[etcd]\n; comment\nPrefix: /cmdb\nhost = 10.1.2.3\nsecure = True\n\n[cache]\nenabled = true\n",
         );
-        let s = resolve(&Flags::default(), &env_of(&[]), Some(&file)).unwrap();
+        let s = resolve(&Flags::default(), &env_of(&[("HOME", "/root")]), Some(&file)).unwrap();
         assert_eq!(s.prefix.as_str(), "/cmdb");
         assert_eq!(s.endpoints, ["https://10.1.2.3:2379"]);
     }
@@ -929,5 +1026,37 @@ mod tests {
     fn an_empty_ini_prefix_means_the_whole_keyspace() {
         let s = resolve(&Flags::default(), &env_of(&[]), Some(&ini("[etcd]\nprefix =\n"))).unwrap();
         assert_eq!(s.prefix, Prefix::new(""));
+    }
+
+    #[test]
+    fn the_classic_cache_section_keeps_its_meaning() {
+        let home = env_of(&[("HOME", "/home/op")]);
+        let s = resolve(&Flags::default(), &home, None).unwrap();
+        assert_eq!(
+            s.cache,
+            CacheSettings {
+                dir: PathBuf::from("/home/op/.ansible/tmp"),
+                ..CacheSettings::default()
+            }
+        );
+        let file =
+            ini("[etcd]\nprefix = /x\n[cache]\nenabled = true\npath = ~/cache\nmax_age = 300\nstale_fallback = yes\n");
+        let s = resolve(&Flags::default(), &home, Some(&file)).unwrap();
+        assert_eq!(
+            s.cache,
+            CacheSettings {
+                enabled: true,
+                dir: PathBuf::from("/home/op/cache"),
+                max_age_s: 300,
+                refresh: false,
+                stale_fallback: true
+            }
+        );
+        let env = env_of(&[("HOME", "/h"), (ENV_REFRESH_CACHE, "1"), (ENV_CACHE_MAX_AGE, "0")]);
+        let s = resolve(&Flags::default(), &env, Some(&file)).unwrap();
+        assert!(s.cache.refresh);
+        assert_eq!(s.cache.max_age_s, 0);
+        let err = resolve(&Flags::default(), &env_of(&[(ENV_CACHE_MAX_AGE, "5 min")]), None).unwrap_err();
+        assert!(err.to_string().contains(ENV_CACHE_MAX_AGE), "{err}");
     }
 }

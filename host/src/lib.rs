@@ -2,6 +2,7 @@
 //! wasmtime with a sandbox that lets it reach only the configured etcd endpoints, and calls
 //! its typed `inventory` export. The `etcd-inventory` binary is a thin shell around this.
 
+pub mod cache;
 pub mod engine_config;
 pub mod sandbox;
 pub mod tls;

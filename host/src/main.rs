@@ -7,8 +7,12 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
+use etcd_inventory::Answer;
 use etcd_inventory::cli::Mode;
-use etcd_inventory::settings::{self, Flags};
+use etcd_inventory::error::Error;
+use etcd_inventory::inventory::Skipped;
+use etcd_inventory::settings::{self, Flags, Settings};
+use etcd_inventory_host::cache::{Cache, Entry};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
 /// Ansible dynamic inventory from etcd (v3 JSON gateway), run in a WebAssembly sandbox.
@@ -71,6 +75,24 @@ struct Cli {
     /// [env: ETCD_INVENTORY_NESTED_KEYS]
     #[arg(long)]
     nested_keys: bool,
+    /// Keep the --list answer in a cache file, validated against etcd before use
+    /// [env: ETCD_INVENTORY_CACHE] [etcd.ini: [cache] enabled]
+    #[arg(long)]
+    cache: bool,
+    /// Directory of the cache files [env: ETCD_INVENTORY_CACHE_PATH] [default: ~/.ansible/tmp]
+    #[arg(long, value_name = "DIR")]
+    cache_path: Option<String>,
+    /// Seconds during which the cache is served without asking etcd; 0 validates every time
+    /// [env: ETCD_INVENTORY_CACHE_MAX_AGE] [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    cache_max_age: Option<String>,
+    /// When no endpoint answers, serve the cache however old, with a warning
+    /// [env: ETCD_INVENTORY_STALE_CACHE_FALLBACK]
+    #[arg(long)]
+    stale_cache_fallback: bool,
+    /// Read etcd in full and rewrite the cache [env: ETCD_INVENTORY_REFRESH_CACHE]
+    #[arg(long)]
+    refresh_cache: bool,
 }
 
 fn main() -> ExitCode {
@@ -111,6 +133,11 @@ fn run(cli: Cli) -> Result<String, String> {
         trust_templates: switch(cli.trust_templates),
         typed_values: switch(cli.typed_values),
         nested_keys: switch(cli.nested_keys),
+        cache: switch(cli.cache),
+        cache_path: cli.cache_path,
+        cache_max_age: cli.cache_max_age,
+        stale_cache_fallback: switch(cli.stale_cache_fallback),
+        refresh_cache: switch(cli.refresh_cache),
     };
     let env = |name: &str| std::env::var(name).ok();
     let exe = std::env::current_exe().ok();
@@ -123,17 +150,115 @@ fn run(cli: Cli) -> Result<String, String> {
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
     let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
-    let answer = runtime
-        .block_on(sandbox.run(&mode, &settings, &egress))
-        .map_err(|trap| format!("the component failed: {}", one_line(&trap)))?
-        .map_err(|e| e.to_string())?;
-    if let Some(skipped) = &answer.skipped {
-        eprintln!(
-            "etcd-inventory: warning: {}",
-            etcd_inventory::skipped_warning(&settings.prefix, skipped)
-        );
-    }
+    let call = Call {
+        runtime: &runtime,
+        sandbox: &sandbox,
+        settings: &settings,
+        egress: &egress,
+    };
+    let answer = match mode {
+        Mode::List if settings.cache.enabled => return call.list_cached(),
+        mode => call.answer(&mode)?,
+    };
+    warn_skipped(&settings, answer.skipped.as_ref());
     Ok(answer.json)
+}
+
+/// What every call into the component needs.
+struct Call<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    sandbox: &'a Sandbox,
+    settings: &'a Settings,
+    egress: &'a EgressPolicy,
+}
+
+impl Call<'_> {
+    fn answer(&self, mode: &Mode) -> Result<Answer, String> {
+        self.read(mode)?.map_err(|e| e.to_string())
+    }
+
+    /// The component's answer; the outer `Err` is a trap, already in words.
+    fn read(&self, mode: &Mode) -> Result<Result<Answer, Error>, String> {
+        self.runtime
+            .block_on(self.sandbox.run(mode, self.settings, self.egress))
+            .map_err(trapped)
+    }
+
+    /// `--list` through the cache: served within `max_age`, else after etcd confirms it
+    /// is unchanged, else read in full and rewritten. Cache trouble is a warning, never a
+    /// failure; etcd's errors stay errors unless the stale fallback was asked for.
+    fn list_cached(&self) -> Result<String, String> {
+        let options = &self.settings.cache;
+        let cache = Cache::new(self.settings);
+        let entry = cache.load().unwrap_or_else(|warning| {
+            warn(&warning);
+            None
+        });
+        let serve = |entry: &Entry| {
+            warn_skipped(self.settings, entry.skipped.as_ref());
+            Ok(entry.json.clone())
+        };
+        if let Some(entry) = entry.as_ref().filter(|_| !options.refresh) {
+            if entry.age_s() < options.max_age_s {
+                return serve(entry);
+            }
+            let unchanged = self
+                .runtime
+                .block_on(
+                    self.sandbox
+                        .unchanged(self.settings, self.egress, entry.revision, entry.key_count),
+                )
+                .map_err(trapped)?;
+            match unchanged {
+                Ok(true) => return serve(entry),
+                Ok(false) => {}
+                Err(e) => return self.stale_or(entry, e),
+            }
+        }
+        let answer = match self.read(&Mode::List)? {
+            Ok(answer) => answer,
+            Err(e) => {
+                return match &entry {
+                    Some(entry) => self.stale_or(entry, e),
+                    None => Err(e.to_string()),
+                };
+            }
+        };
+        if let Err(warning) = cache.store(&answer) {
+            warn(&warning);
+        }
+        warn_skipped(self.settings, answer.skipped.as_ref());
+        Ok(answer.json)
+    }
+
+    /// With the stale fallback on and no endpoint answering, the cached inventory, with a
+    /// warning saying how old it is; otherwise the error.
+    fn stale_or(&self, entry: &Entry, error: Error) -> Result<String, String> {
+        if !(self.settings.cache.stale_fallback && matches!(error, Error::Unreachable(_))) {
+            return Err(error.to_string());
+        }
+        warn(&format!(
+            "serving the cached inventory read {} s ago at revision {} (stale fallback): {error}",
+            entry.age_s(),
+            entry.revision
+        ));
+        warn_skipped(self.settings, entry.skipped.as_ref());
+        Ok(entry.json.clone())
+    }
+}
+
+fn warn(message: &str) {
+    eprintln!("etcd-inventory: warning: {message}");
+}
+
+fn warn_skipped(settings: &Settings, skipped: Option<&Skipped>) {
+    if let Some(skipped) = skipped {
+        warn(&etcd_inventory::skipped_warning(&settings.prefix, skipped));
+    }
+}
+
+fn trapped(trap: wasmtime::Error) -> String {
+    format!("the component failed: {}", one_line(&trap))
 }
 
 /// A wasmtime error's chain on one line, without the guest backtrace a trap carries on the

@@ -67,6 +67,35 @@ impl Sandbox {
         settings: &Settings,
         egress: &EgressPolicy,
     ) -> wasmtime::Result<Result<Answer, Error>> {
+        let (mut store, instance) = self.instantiate(egress).await?;
+        let api = instance.etcd_inventory_inventory_inventory();
+        let options = to_options(settings);
+        let result = match mode {
+            Mode::List => api.call_list_inventory(&mut store, &options).await?,
+            Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await?,
+        };
+        Ok(result.map(from_output).map_err(from_error))
+    }
+
+    /// Whether the prefix still holds what a `--list` answer read at `revision` in
+    /// `key_count` keys (the component's `inventory-unchanged`).
+    pub async fn unchanged(
+        &self,
+        settings: &Settings,
+        egress: &EgressPolicy,
+        revision: i64,
+        key_count: u64,
+    ) -> wasmtime::Result<Result<bool, Error>> {
+        let (mut store, instance) = self.instantiate(egress).await?;
+        let api = instance.etcd_inventory_inventory_inventory();
+        let result = api
+            .call_inventory_unchanged(&mut store, &to_options(settings), revision, key_count)
+            .await?;
+        Ok(result.map_err(from_error))
+    }
+
+    /// A fresh instance in a fresh store, for one call.
+    async fn instantiate(&self, egress: &EgressPolicy) -> wasmtime::Result<(Store<State>, bindings::EtcdInventory)> {
         let state = State {
             // Nothing from the host's environment, arguments or filesystem.
             wasi: WasiCtxBuilder::new().build(),
@@ -76,13 +105,7 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         let instance = self.pre.instantiate_async(&mut store).await?;
-        let api = instance.etcd_inventory_inventory_inventory();
-        let options = to_options(settings);
-        let result = match mode {
-            Mode::List => api.call_list_inventory(&mut store, &options).await?,
-            Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await?,
-        };
-        Ok(result.map(from_output).map_err(from_error))
+        Ok((store, instance))
     }
 }
 
@@ -215,6 +238,7 @@ fn from_output(o: wit::Output) -> Answer {
             example: s.example,
         }),
         revision: o.revision,
+        key_count: o.key_count,
     }
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 mod ansible;
 mod auth;
+mod cache;
 mod cluster;
 mod errors;
 mod host;

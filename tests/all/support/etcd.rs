@@ -209,6 +209,15 @@ impl Etcd {
         self.put_raw(&kv_pairs(prefix, kv_text));
     }
 
+    /// Deletes one key.
+    pub fn delete(&self, key: &str) {
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            client.delete(key, None).await?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("delete from etcd at {}: {e}", self.endpoint))
+    }
+
     /// The cluster's current revision.
     pub fn revision(&self) -> i64 {
         self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {

@@ -1,0 +1,266 @@
+//! The `--list` cache. The host keeps the file; the component says whether it is still
+//! exact (`inventory-unchanged`). The host, not the component, because the file holds every
+//! variable, secrets included: it must be created 0600, in a directory that is not
+//! world-writable, and `wasi:filesystem` can neither set nor read file modes.
+//!
+//! A file is one header line (JSON) and the inventory as printed. The header names what
+//! the inventory was read from, so two inventories never share a file even if their names
+//! collide, and carries the body's length and checksum, so a truncated or damaged file is
+//! never served.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use etcd_inventory::Answer;
+use etcd_inventory::inventory::Skipped;
+use etcd_inventory::settings::Settings;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the file's shape changes: older files then read as a miss.
+const FORMAT: u32 = 1;
+
+/// One cache file, for one set of settings.
+#[derive(Debug)]
+pub struct Cache {
+    path: PathBuf,
+    /// Everything that changes what `--list` prints, as text.
+    identity: String,
+}
+
+/// A cached inventory and what it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub json: String,
+    pub revision: i64,
+    pub key_count: u64,
+    pub skipped: Option<Skipped>,
+    /// Seconds since the Unix epoch.
+    pub written_at: u64,
+}
+
+impl Entry {
+    /// Seconds since it was written (0 if the clock went back).
+    pub fn age_s(&self) -> u64 {
+        now_s().saturating_sub(self.written_at)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    identity: String,
+    revision: i64,
+    key_count: u64,
+    skipped: Option<(u64, String)>,
+    written_at: u64,
+    length: usize,
+    checksum: String,
+}
+
+/// What the identity is made of: endpoints, prefix, user and the value rules.
+#[derive(Serialize)]
+struct Identity<'a> {
+    endpoints: &'a [String],
+    prefix: &'a str,
+    user: Option<&'a str>,
+    trust_templates: bool,
+    typed_values: bool,
+    nested_keys: bool,
+}
+
+impl Cache {
+    pub fn new(settings: &Settings) -> Cache {
+        let identity = serde_json::to_string(&Identity {
+            endpoints: &settings.endpoints,
+            prefix: settings.prefix.as_str(),
+            user: settings.credentials.as_ref().map(|c| c.user.as_str()),
+            trust_templates: settings.values.trust_templates,
+            typed_values: settings.values.typed_values,
+            nested_keys: settings.values.nested_keys,
+        })
+        .expect("the identity serialises");
+        let name = format!("etcd-inventory-{:016x}.cache", fnv1a(identity.as_bytes()));
+        Cache {
+            path: settings.cache.dir.join(name),
+            identity,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The cached entry: `Ok(None)` when there is none, `Err` (a warning) when the file is
+    /// there but unusable: truncated, damaged, another inventory's, or in an unsafe place.
+    pub fn load(&self) -> Result<Option<Entry>, String> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read the cache {}: {e}", self.path.display())),
+        };
+        self.check_directory()?;
+        let corrupt = |why: &str| format!("ignoring the cache {}: {why}; reading etcd", self.path.display());
+        let newline = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| corrupt("no header"))?;
+        let (header, body) = (&bytes[..newline], &bytes[newline + 1..]);
+        let header: Header = serde_json::from_slice(header).map_err(|_| corrupt("unreadable header"))?;
+        if header.format != FORMAT {
+            return Ok(None);
+        }
+        if header.identity != self.identity {
+            return Err(corrupt("it belongs to another inventory"));
+        }
+        if body.len() != header.length || format!("{:016x}", fnv1a(body)) != header.checksum {
+            return Err(corrupt("truncated or damaged"));
+        }
+        let json = String::from_utf8(body.to_vec()).map_err(|_| corrupt("damaged"))?;
+        Ok(Some(Entry {
+            json,
+            revision: header.revision,
+            key_count: header.key_count,
+            skipped: header.skipped.map(|(count, example)| Skipped { count, example }),
+            written_at: header.written_at,
+        }))
+    }
+
+    /// Writes the answer atomically: a new 0600 file beside the final one, then a rename,
+    /// so a reader sees the old file or the new one, never half of one.
+    pub fn store(&self, answer: &Answer) -> Result<(), String> {
+        let dir = self.path.parent().expect("a cache file has a directory");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
+        self.check_directory()?;
+        let header = Header {
+            format: FORMAT,
+            identity: self.identity.clone(),
+            revision: answer.revision,
+            key_count: answer.key_count,
+            skipped: answer.skipped.as_ref().map(|s| (s.count, s.example.clone())),
+            written_at: now_s(),
+            length: answer.json.len(),
+            checksum: format!("{:016x}", fnv1a(answer.json.as_bytes())),
+        };
+        let temporary = self.path.with_extension(format!("tmp{}", std::process::id()));
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .and_then(|mut file| {
+                serde_json::to_writer(&mut file, &header)?;
+                file.write_all(b"\n")?;
+                file.write_all(answer.json.as_bytes())?;
+                file.sync_all()
+            })
+            .and_then(|()| fs::rename(&temporary, &self.path));
+        written.map_err(|e| {
+            let _ = fs::remove_file(&temporary);
+            format!("cannot write the cache {}: {e}", self.path.display())
+        })
+    }
+
+    /// Anyone could plant an inventory in a world-writable directory: refuse one.
+    fn check_directory(&self) -> Result<(), String> {
+        let dir = self.path.parent().expect("a cache file has a directory");
+        let mode = fs::metadata(dir)
+            .map_err(|e| format!("cannot inspect the cache directory {}: {e}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o002 != 0 {
+            return Err(format!(
+                "not using the cache: its directory {} is world-writable (choose another [cache] path)",
+                dir.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// FNV-1a, 64 bits: a stable name for the identity and a checksum of the body (a guard
+/// against damage, not against an attacker, whom the directory's modes keep out).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_inventory::settings::{Flags, resolve};
+
+    fn cache_in(dir: &Path, prefix: &str) -> Cache {
+        let flags = Flags {
+            prefix: Some(prefix.into()),
+            cache_path: Some(dir.display().to_string()),
+            ..Flags::default()
+        };
+        Cache::new(&resolve(&flags, &|_| None, None).expect("settings"))
+    }
+
+    fn answer(json: &str) -> Answer {
+        Answer {
+            json: json.into(),
+            skipped: None,
+            revision: 42,
+            key_count: 7,
+        }
+    }
+
+    #[test]
+    fn a_stored_answer_loads_back_from_a_0600_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_in(&dir.path().join("new"), "/a");
+        assert_eq!(cache.load(), Ok(None));
+        cache.store(&answer("{\"all\":{}}")).unwrap();
+        let entry = cache.load().unwrap().unwrap();
+        assert_eq!(
+            (entry.json.as_str(), entry.revision, entry.key_count),
+            ("{\"all\":{}}", 42, 7)
+        );
+        let mode = fs::metadata(cache.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dir_mode = fs::metadata(dir.path().join("new")).unwrap().permissions().mode();
+        assert_eq!(dir_mode & 0o777, 0o700, "a directory it creates is private");
+    }
+
+    #[test]
+    fn other_settings_use_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_ne!(cache_in(dir.path(), "/a").path(), cache_in(dir.path(), "/b").path());
+    }
+
+    #[test]
+    fn damaged_files_are_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_in(dir.path(), "/a");
+        cache.store(&answer("{\"all\":{\"hosts\":[\"a\"]}}")).unwrap();
+        let good = fs::read(cache.path()).unwrap();
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        for bad in [&good[..good.len() - 3], &flipped[..], b"garbage", b""] {
+            fs::write(cache.path(), bad).unwrap();
+            assert!(cache.load().is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_world_writable_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let cache = cache_in(dir.path(), "/a");
+        assert!(cache.store(&answer("{}")).unwrap_err().contains("world-writable"));
+    }
+}
