@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Measures etcd-inventory on this machine: start-up on an empty prefix, and --list on
 N hosts x 10 vars in 20 groups (wall time, median of several runs, and peak RSS).
+With --cache, then the --list cache on the same etcd and data: a validated hit on an idle
+cluster, a validated hit after writes outside the prefix, a miss after a put under the
+prefix (full read and cache rewrite), and the cache file's size.
 
 Starts its own etcd on a free loopback port with a temporary data dir, loads the data
 through the v3 JSON gateway in transactions of 128 puts, and stops etcd at the end.
-Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-inventory]
+Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-inventory] [--cache]
 """
 import argparse
 import base64
+import glob
 import json
 import os
 import resource
@@ -69,12 +73,130 @@ def measure(cmd, env, runs):
     return times, peak
 
 
+def run_output(cmd, env):
+    """stdout of one run (bytes); fails loudly on a non-zero exit or a warning on stderr."""
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if done.returncode != 0 or done.stderr:
+        raise SystemExit(f"{cmd} exited {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def file_state(path):
+    """What changes when the cache file is rewritten (atomically, by a rename)."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def wall(times):
+    med, lo, hi = statistics.median(times), min(times), max(times)
+    if med < 1:
+        return f"{med * 1000:.1f} ms ({lo * 1000:.1f}-{hi * 1000:.1f})"
+    return f"{med:.3f} s ({lo:.3f}-{hi:.3f})"
+
+
+def bench_cache(args, binary, env, client, prefix, full):
+    """The --list cache on the same etcd and data; `full` is the (times, rss) of the
+    cache-off --list measured before."""
+    cache_dir = tempfile.mkdtemp(prefix="etcd-inventory-bench-cache-")  # mode 0700
+    try:
+        os.chmod(cache_dir, 0o700)
+        cmd = [binary, "--list", "--prefix", prefix]
+        cached_env = dict(env, ETCD_INVENTORY_CACHE="true", ETCD_INVENTORY_CACHE_PATH=cache_dir,
+                          ETCD_INVENTORY_CACHE_MAX_AGE="0")
+
+        def same_as_fresh_read(when):
+            cached, fresh = run_output(cmd, cached_env), run_output(cmd, env)
+            if cached != fresh:
+                raise SystemExit(f"CACHE MISMATCH {when}: the cached --list ({len(cached)} bytes) "
+                                 f"differs from a fresh full read ({len(fresh)} bytes)")
+            return fresh
+
+        # Priming: the first cached run reads in full and writes the cache file.
+        run_output(cmd, cached_env)
+        files = glob.glob(os.path.join(cache_dir, "*.cache"))
+        if len(files) != 1:
+            raise SystemExit(f"expected one cache file in {cache_dir}, found {os.listdir(cache_dir)}")
+        path = files[0]
+        if os.stat(path).st_mode & 0o777 != 0o600:
+            raise SystemExit(f"{path} has mode {os.stat(path).st_mode & 0o777:o}, not 600")
+        with open(path, "rb") as f:
+            revision = int(json.loads(f.readline())["revision"])
+        primed = file_state(path)
+        first = same_as_fresh_read("after priming")
+
+        def expect_hit(when):
+            if file_state(path) != primed:
+                raise SystemExit(f"the cache file was rewritten {when}: not a hit")
+
+        expect_hit("by the first cached run after priming")
+
+        # 2. Validated hit, idle cluster: the revision lookup only.
+        idle = measure(cmd, cached_env, args.runs)
+        expect_hit("on an idle cluster")
+
+        # 3. Validated hit after writes elsewhere: the revision moved, the min_mod_revision
+        # check over the prefix runs. The put is done before each timed run.
+        elsewhere_t, elsewhere_rss = [], 0
+        for i in range(args.runs):
+            post(client, "/v3/kv/put", {"key": b64(f"/bench-elsewhere/{i}"), "value": b64(str(i))})
+            t, rss = measure(cmd, cached_env, 1)
+            elsewhere_t += t
+            elsewhere_rss = max(elsewhere_rss, rss)
+        expect_hit("after writes outside the prefix")
+        if same_as_fresh_read("after writes outside the prefix") != first:
+            raise SystemExit("writes outside the prefix changed the inventory")
+
+        # The same check, server side only: one curl of the keys-only min_mod_revision range.
+        check_t = None
+        if shutil.which("curl"):
+            body = json.dumps({"key": b64(prefix + "/"), "range_end": b64(prefix + "0"), "limit": "1",
+                               "keys_only": True, "min_mod_revision": str(revision + 1)})
+            check_t, _ = measure([shutil.which("curl"), "-sf", "-o", "/dev/null", "-d", body,
+                                  client + "/v3/kv/range"], env, args.runs)
+
+        # 4. Miss after a put under the prefix: full read and cache rewrite, timed together.
+        miss_t, miss_rss = [], 0
+        for i in range(args.runs):
+            before = file_state(path)
+            post(client, "/v3/kv/put",
+                 {"key": b64(f"{prefix}/hostvars/host000000.example.com/bench"), "value": b64(str(i))})
+            t, rss = measure(cmd, cached_env, 1)
+            miss_t += t
+            miss_rss = max(miss_rss, rss)
+            if file_state(path) == before:
+                raise SystemExit(f"a put under the prefix did not rewrite the cache (run {i})")
+        primed = file_state(path)
+        after = same_as_fresh_read("after puts under the prefix")
+        expect_hit("by a cached run after the miss")
+        if after == first:
+            raise SystemExit("the puts under the prefix did not change the inventory")
+
+        size = os.path.getsize(path)
+        print()
+        print(f"--list cache, {args.hosts} hosts (median of {args.runs} runs, min-max; cache in {cache_dir}; "
+              f"cached output equals a fresh full read byte for byte: checked 3 times)")
+        print()
+        print("| run | wall time | peak RSS |")
+        print("|---|---|---|")
+        print(f"| full read, cache off | {wall(full[0])} | {full[1] / 1024:.1f} MiB |")
+        print(f"| validated hit, idle cluster | {wall(idle[0])} | {idle[1] / 1024:.1f} MiB |")
+        print(f"| validated hit after writes elsewhere | {wall(elsewhere_t)} | {elsewhere_rss / 1024:.1f} MiB |")
+        if check_t:
+            print(f"| (one curl of that min_mod_revision check, server side) | {wall(check_t)} | |")
+        print(f"| miss after a put under the prefix (full read + cache write) | {wall(miss_t)} | "
+              f"{miss_rss / 1024:.1f} MiB |")
+        print(f"| cache file size | {size / 1048576:.1f} MiB ({size:,} bytes) | |")
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bin", default="target/release/etcd-inventory")
     ap.add_argument("--page-size", type=int, help="keys per range request (default: the binary's)")
+    ap.add_argument("--cache", action="store_true", help="then measure the --list cache on the same data")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
 
@@ -109,6 +231,7 @@ def main():
         print(f"loaded {args.hosts} hosts x 10 vars in 20 groups = {keys} keys "
               f"in {time.perf_counter() - start:.1f} s")
         t, rss = measure([binary, "--list", "--prefix", "/bench"], env, args.runs)
+        full = (t, rss)
         print(f"{args.hosts} hosts --list: median {statistics.median(t):.3f} s "
               f"(min {min(t):.3f}, max {max(t):.3f}), peak RSS {rss / 1024:.1f} MiB")
         if shutil.which("curl"):
@@ -120,6 +243,8 @@ def main():
                   f"median {statistics.median(t):.3f} s")
         t, rss = measure([binary, "--host", "host000042.example.com", "--prefix", "/bench"], env, args.runs)
         print(f"{args.hosts} hosts --host: median {statistics.median(t) * 1000:.1f} ms, peak RSS {rss / 1024:.1f} MiB")
+        if args.cache:
+            bench_cache(args, binary, env, client, "/bench", full)
     finally:
         etcd.kill()
         etcd.wait()

@@ -202,12 +202,18 @@ mod tests {
     use etcd_inventory::settings::{Flags, resolve};
 
     fn cache_in(dir: &Path, prefix: &str) -> Cache {
+        cache_for(dir, prefix, None)
+    }
+
+    fn cache_for(dir: &Path, prefix: &str, user: Option<&str>) -> Cache {
         let flags = Flags {
             prefix: Some(prefix.into()),
             cache_path: Some(dir.display().to_string()),
+            user: user.map(str::to_string),
             ..Flags::default()
         };
-        Cache::new(&resolve(&flags, &|_| None, None).expect("settings"))
+        let env = |name: &str| (name == "ETCDCTL_PASSWORD" && user.is_some()).then(|| "pw".to_string());
+        Cache::new(&resolve(&flags, &env, None).expect("settings"))
     }
 
     fn answer(json: &str) -> Answer {
@@ -239,7 +245,16 @@ mod tests {
     #[test]
     fn other_settings_use_other_files() {
         let dir = tempfile::tempdir().unwrap();
-        assert_ne!(cache_in(dir.path(), "/a").path(), cache_in(dir.path(), "/b").path());
+        let paths = [
+            cache_in(dir.path(), "/a"),
+            cache_in(dir.path(), "/b"),
+            cache_for(dir.path(), "/a", Some("alice")),
+            cache_for(dir.path(), "/a", Some("bob")),
+        ]
+        .map(|c| c.path().to_path_buf());
+        for (i, a) in paths.iter().enumerate() {
+            assert!(paths[i + 1..].iter().all(|b| a != b), "{paths:?}");
+        }
     }
 
     #[test]

@@ -5,9 +5,7 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, run};
+use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, host_names, run};
 
 /// An etcd with the sample inventory and a private cache directory.
 struct Fixture {
@@ -70,17 +68,6 @@ impl Fixture {
     }
 }
 
-fn hosts(json: &Value) -> Vec<String> {
-    let mut hosts: Vec<String> = json["_meta"]["hostvars"]
-        .as_object()
-        .expect("hostvars")
-        .keys()
-        .cloned()
-        .collect();
-    hosts.sort();
-    hosts
-}
-
 #[test]
 fn an_unchanged_prefix_is_served_from_the_cache_and_any_change_rewrites_it() {
     let f = Fixture::new();
@@ -104,7 +91,7 @@ fn an_unchanged_prefix_is_served_from_the_cache_and_any_change_rewrites_it() {
     // A put under the prefix.
     f.etcd().put(&[("/ansible/hostvars/new01/v", "1")]);
     let after_put = f.list(&[], &[]).json();
-    assert!(hosts(&after_put).contains(&"new01".to_string()));
+    assert!(host_names(&after_put).contains(&"new01".to_string()));
     let inode = f.inode();
 
     // A delete.
@@ -140,19 +127,19 @@ fn within_max_age_the_cache_is_served_without_asking_etcd() {
 
     // Forcing a refresh: the flag, and the variable (Ansible passes no flags).
     let refreshed = f.list(&max_age, &["--refresh-cache"]);
-    assert!(hosts(&refreshed.json()).contains(&"new01".to_string()));
+    assert!(host_names(&refreshed.json()).contains(&"new01".to_string()));
     f.etcd().put(&[("/ansible/hostvars/new02/v", "1")]);
     let by_env = f.list(&[max_age[0], ("ETCD_INVENTORY_REFRESH_CACHE", "true")], &[]);
-    assert!(hosts(&by_env.json()).contains(&"new02".to_string()));
+    assert!(host_names(&by_env.json()).contains(&"new02".to_string()));
 
     // Past max_age (0: always), it is validated: the put shows at once.
     f.etcd().put(&[("/ansible/hostvars/new03/v", "1")]);
-    assert!(hosts(&f.list(&[("ETCD_INVENTORY_CACHE_MAX_AGE", "0")], &[]).json()).contains(&"new03".to_string()));
+    assert!(host_names(&f.list(&[("ETCD_INVENTORY_CACHE_MAX_AGE", "0")], &[]).json()).contains(&"new03".to_string()));
 
     // With etcd gone, max_age still serves it, with no warning.
     f.stop_etcd();
     let offline = f.list(&max_age, &[]);
-    assert!(hosts(&offline.json()).contains(&"new03".to_string()));
+    assert!(host_names(&offline.json()).contains(&"new03".to_string()));
     assert_eq!(offline.stderr, "");
 }
 
@@ -199,4 +186,22 @@ fn text_without_time(original: &[u8], rebuilt: &Path) -> Vec<u8> {
     let rebuilt_text = std::fs::read(rebuilt).unwrap();
     assert_eq!(strip(&rebuilt_text), strip(original), "rebuilt like the first");
     rebuilt_text
+}
+
+#[test]
+fn a_classic_etcd_ini_cache_section_turns_it_on() {
+    let f = Fixture::new();
+    let ini = f.dir.path().join("etcd.ini");
+    let text = format!(
+        "[etcd]\nhost = 127.0.0.1\nport = {}\n[cache]\nenabled = true\npath = {}\nmax_age = 300\n",
+        crate::support::port_of(&f.endpoint),
+        f.dir.path().join("files").display()
+    );
+    std::fs::write(&ini, text).expect("etcd.ini");
+    let list = || run(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", &ini));
+    let first = list();
+    first.json();
+    assert_eq!(std::fs::read_dir(f.dir.path().join("files")).unwrap().count(), 1);
+    f.etcd().put(&[("/ansible/hostvars/new01/v", "1")]);
+    assert_eq!(list().stdout, first.stdout, "max_age = 300: served without asking etcd");
 }

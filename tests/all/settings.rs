@@ -1,12 +1,13 @@
 //! Settings end to end: flag > environment > etcd.ini > default, with the classic etcd.ini.
 
-use crate::support::{Etcd, SAMPLE_KV, binary, clean_command, run};
+use crate::support::{Etcd, SAMPLE_KV, binary, clean_command, host_names, run};
 
-/// Writes a classic etcd.ini pointing at `etcd` with `prefix`, and returns its path.
+/// Writes a classic etcd.ini pointing at `etcd` with `prefix`, and returns its path. Its
+/// `[cache]` section is off here: tests/all/cache.rs covers the cache.
 fn write_ini(etcd: &Etcd, prefix: &str) -> std::path::PathBuf {
     let path = etcd.dir().join("etcd.ini");
     let text = format!(
-        "# Ansible etcd external inventory script settings\n[etcd]\nprefix = {prefix}\nhost = 127.0.0.1\nport = {}\n\n[cache]\nenabled = true\npath = ~/.ansible/tmp\nmax_age = 300\n",
+        "# Ansible etcd external inventory script settings\n[etcd]\nprefix = {prefix}\nhost = 127.0.0.1\nport = {}\n\n[cache]\nenabled = false\npath = ~/.ansible/tmp\nmax_age = 300\n",
         etcd.port()
     );
     std::fs::write(&path, text).expect("write etcd.ini");
@@ -14,15 +15,7 @@ fn write_ini(etcd: &Etcd, prefix: &str) -> std::path::PathBuf {
 }
 
 fn hosts_of(run: crate::support::Run) -> Vec<String> {
-    let json = run.json();
-    let mut hosts: Vec<String> = json["_meta"]["hostvars"]
-        .as_object()
-        .expect("hostvars")
-        .keys()
-        .cloned()
-        .collect();
-    hosts.sort();
-    hosts
+    host_names(&run.json())
 }
 
 #[test]

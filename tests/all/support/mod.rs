@@ -49,6 +49,18 @@ pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     command
 }
 
+/// The hosts of a `--list` answer, sorted.
+pub fn host_names(inventory: &Value) -> Vec<String> {
+    let mut hosts: Vec<String> = inventory["_meta"]["hostvars"]
+        .as_object()
+        .expect("_meta.hostvars")
+        .keys()
+        .cloned()
+        .collect();
+    hosts.sort();
+    hosts
+}
+
 /// The port of a `scheme://host:port` URL.
 pub fn port_of(url: &str) -> u16 {
     url.rsplit(':')
