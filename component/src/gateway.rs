@@ -93,6 +93,8 @@ pub fn read_range(
 
 /// Whether `range` still holds exactly what it held at `revision`, when it had `count`
 /// keys, asked without transferring a single value: what a cache needs to be never stale.
+/// `Some(r)`: unchanged as of revision `r` (at least `revision`), which a cache may keep as
+/// its new stamp, so the next check can again be the one cheap lookup. `None`: changed.
 ///
 /// Why this is exact: a put sets the key's mod_revision to the put's revision, so a key put
 /// after `revision` (new, changed, or deleted and put again) has a mod_revision above it for
@@ -108,7 +110,7 @@ pub fn unchanged_since(
     range: &KeyRange,
     stamp: (i64, u64),
     credentials: Option<&Credentials>,
-) -> Result<bool, Error> {
+) -> Result<Option<i64>, Error> {
     let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
     reader.unchanged_since(range, stamp.0, stamp.1)
 }
@@ -214,7 +216,7 @@ impl<'a> Reader<'a> {
     }
 
     /// See [`unchanged_since`].
-    fn unchanged_since(&mut self, range: &KeyRange, revision: i64, count: u64) -> Result<bool, Error> {
+    fn unchanged_since(&mut self, range: &KeyRange, revision: i64, count: u64) -> Result<Option<i64>, Error> {
         // One key looked up, nothing transferred: the header tells the cluster's revision.
         let probe = RangeRequest {
             key: BASE64.encode(&range.start),
@@ -223,7 +225,7 @@ impl<'a> Reader<'a> {
         };
         let (_, _, now) = self.fetch(&probe, range)?;
         if now.header.revision == revision {
-            return Ok(true);
+            return Ok(Some(revision));
         }
         // Writes happened somewhere in the cluster. At most one key (no value) of those
         // modified since `revision`; `count` is the range's total, which the filter leaves alone.
@@ -235,8 +237,10 @@ impl<'a> Reader<'a> {
             min_mod_revision: Some((revision + 1).to_string()),
             ..RangeRequest::default()
         };
+        // An unpinned read: its header's revision is the one it read at.
         let (_, _, answer) = self.fetch(&check, range)?;
-        Ok(answer.kvs.is_empty() && u64::try_from(answer.count).ok() == Some(count))
+        let unchanged = answer.kvs.is_empty() && u64::try_from(answer.count).ok() == Some(count);
+        Ok(unchanged.then_some(answer.header.revision.max(revision)))
     }
 
     fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
@@ -951,7 +955,7 @@ mod tests {
         assert!(t.calls.iter().all(|(p, _)| !p.starts_with("pause")), "{:?}", t.calls);
     }
 
-    fn stamp_check(answers: Vec<(&str, Result<Value, String>)>, stamp: (i64, u64)) -> (bool, Scripted) {
+    fn stamp_check(answers: Vec<(&str, Result<Value, String>)>, stamp: (i64, u64)) -> (Option<i64>, Scripted) {
         let mut t = Scripted::new(answers);
         let unchanged = unchanged_since(&mut t, &endpoints(&["e1"]), &range(), stamp, None).unwrap();
         (unchanged, t)
@@ -960,7 +964,7 @@ mod tests {
     #[test]
     fn an_idle_cluster_is_unchanged_after_one_lookup() {
         let (unchanged, t) = stamp_check(vec![("e1", Ok(json!({"header": {"revision": "7"}})))], (7, 3));
-        assert!(unchanged);
+        assert_eq!(unchanged, Some(7));
         assert_eq!(t.requests.len(), 1);
         assert_eq!(t.requests[0].1, json!({"key": b64("/p/"), "count_only": true}));
     }
@@ -974,7 +978,7 @@ mod tests {
             ],
             (7, 3),
         );
-        assert!(unchanged);
+        assert_eq!(unchanged, Some(9), "unchanged as of the check's revision");
         assert_eq!(
             t.requests[1].1,
             json!({"key": b64("/p/"), "range_end": b64("/p0"), "limit": "1", "keys_only": true, "min_mod_revision": "8"})
@@ -991,7 +995,7 @@ mod tests {
                 vec![("e1", Ok(json!({"header": {"revision": "9"}}))), ("e1", Ok(answer))],
                 (7, 3),
             );
-            assert!(!unchanged);
+            assert_eq!(unchanged, None);
         }
     }
 }

@@ -41,7 +41,7 @@ impl wit::Guest for Component {
         Ok(answer.into())
     }
 
-    fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<bool, wit::Error> {
+    fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<Option<i64>, wit::Error> {
         let settings = from_options(options)?;
         Ok(crate::inventory_unchanged(
             &mut WasiHttp::new(&settings),

@@ -61,12 +61,13 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
 
 /// Whether the prefix still holds what a `--list` read at `revision` found in `key_count`
 /// keys: the check that makes a cached inventory exact (see [`gateway::unchanged_since`]).
+/// `Some(r)`: unchanged as of revision `r`.
 pub fn inventory_unchanged(
     transport: &mut dyn Transport,
     settings: &Settings,
     revision: i64,
     key_count: u64,
-) -> Result<bool, Error> {
+) -> Result<Option<i64>, Error> {
     gateway::unchanged_since(
         transport,
         &settings.endpoints,

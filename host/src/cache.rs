@@ -6,7 +6,9 @@
 //! A file is one header line (JSON) and the inventory as printed. The header names what
 //! the inventory was read from, so two inventories never share a file even if their names
 //! collide, and carries the body's length and checksum, so a truncated or damaged file is
-//! never served.
+//! never served. Beside it, a small stamp file records a later revision at which etcd
+//! confirmed the inventory unchanged, so that the next check is again the cheap one
+//! without rewriting the whole inventory.
 
 use std::fs;
 use std::io::Write as _;
@@ -39,6 +41,15 @@ pub struct Entry {
     pub skipped: Option<Skipped>,
     /// Seconds since the Unix epoch.
     pub written_at: u64,
+    /// The body's checksum, which ties a stamp to it.
+    checksum: String,
+}
+
+/// A later revision at which etcd confirmed the inventory with this checksum unchanged.
+#[derive(Serialize, Deserialize)]
+struct Stamp {
+    checksum: String,
+    revision: i64,
 }
 
 impl Entry {
@@ -119,17 +130,39 @@ impl Cache {
             return Err(corrupt("truncated or damaged"));
         }
         let json = String::from_utf8(body.to_vec()).map_err(|_| corrupt("damaged"))?;
+        // A stamp for another body (older, or damaged) is ignored: the header's revision
+        // is always a correct one.
+        let stamped = fs::read(self.stamp_path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Stamp>(&bytes).ok())
+            .filter(|stamp| stamp.checksum == header.checksum)
+            .map_or(header.revision, |stamp| stamp.revision.max(header.revision));
         Ok(Some(Entry {
             json,
-            revision: header.revision,
+            revision: stamped,
             key_count: header.key_count,
             skipped: header.skipped.map(|(count, example)| Skipped { count, example }),
             written_at: header.written_at,
+            checksum: header.checksum,
         }))
     }
 
-    /// Writes the answer atomically: a new 0600 file beside the final one, then a rename,
-    /// so a reader sees the old file or the new one, never half of one.
+    /// Records that etcd confirmed `entry` unchanged as of `revision`.
+    pub fn stamp(&self, entry: &Entry, revision: i64) -> Result<(), String> {
+        let stamp = Stamp {
+            checksum: entry.checksum.clone(),
+            revision,
+        };
+        let bytes = serde_json::to_vec(&stamp).expect("a stamp serialises");
+        write_atomically(&self.stamp_path(), &[&bytes])
+            .map_err(|e| format!("cannot write the cache stamp {}: {e}", self.stamp_path().display()))
+    }
+
+    fn stamp_path(&self) -> PathBuf {
+        self.path.with_extension("stamp")
+    }
+
+    /// Writes the answer atomically (see [`write_atomically`]).
     pub fn store(&self, answer: &Answer) -> Result<(), String> {
         let dir = self.path.parent().expect("a cache file has a directory");
         fs::DirBuilder::new()
@@ -148,23 +181,12 @@ impl Cache {
             length: answer.json.len(),
             checksum: format!("{:016x}", fnv1a(answer.json.as_bytes())),
         };
-        let temporary = self.path.with_extension(format!("tmp{}", std::process::id()));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)
-            .and_then(|mut file| {
-                serde_json::to_writer(&mut file, &header)?;
-                file.write_all(b"\n")?;
-                file.write_all(answer.json.as_bytes())?;
-                file.sync_all()
-            })
-            .and_then(|()| fs::rename(&temporary, &self.path));
-        written.map_err(|e| {
-            let _ = fs::remove_file(&temporary);
-            format!("cannot write the cache {}: {e}", self.path.display())
-        })
+        let header = serde_json::to_vec(&header).expect("a header serialises");
+        write_atomically(&self.path, &[&header, b"\n", answer.json.as_bytes()])
+            .map_err(|e| format!("cannot write the cache {}: {e}", self.path.display()))?;
+        // A stamp of the previous body no longer applies.
+        let _ = fs::remove_file(self.stamp_path());
+        Ok(())
     }
 
     /// Anyone could plant an inventory in a world-writable directory: refuse one.
@@ -182,6 +204,28 @@ impl Cache {
         }
         Ok(())
     }
+}
+
+/// Writes `parts` to a new 0600 file beside `path`, then renames it over `path`: a reader
+/// sees the old file or the new one, never half of one.
+fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .and_then(|mut file| {
+            for part in parts {
+                file.write_all(part)?;
+            }
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written
 }
 
 fn now_s() -> u64 {
@@ -240,6 +284,28 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let dir_mode = fs::metadata(dir.path().join("new")).unwrap().permissions().mode();
         assert_eq!(dir_mode & 0o777, 0o700, "a directory it creates is private");
+    }
+
+    #[test]
+    fn a_stamp_moves_the_revision_only_for_its_own_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_in(dir.path(), "/a");
+        cache.store(&answer("{\"v\":1}")).unwrap();
+        let entry = cache.load().unwrap().unwrap();
+        cache.stamp(&entry, 50).unwrap();
+        assert_eq!(cache.load().unwrap().unwrap().revision, 50);
+        cache.store(&answer("{\"v\":2}")).unwrap();
+        assert_eq!(
+            cache.load().unwrap().unwrap().revision,
+            42,
+            "a new body drops the stamp"
+        );
+        cache.stamp(&entry, 60).unwrap();
+        assert_eq!(
+            cache.load().unwrap().unwrap().revision,
+            42,
+            "a stamp of another body is ignored"
+        );
     }
 
     #[test]

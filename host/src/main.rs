@@ -210,8 +210,16 @@ impl Call<'_> {
                 )
                 .map_err(trapped)?;
             match unchanged {
-                Ok(true) => return serve(entry),
-                Ok(false) => {}
+                Ok(Some(revision)) => {
+                    // Confirmed as of a later revision: the next check can start from it.
+                    if revision > entry.revision
+                        && let Err(warning) = cache.stamp(entry, revision)
+                    {
+                        warn(&warning);
+                    }
+                    return serve(entry);
+                }
+                Ok(None) => {}
                 Err(e) => return self.stale_or(entry, e),
             }
         }

@@ -78,14 +78,15 @@ impl Sandbox {
     }
 
     /// Whether the prefix still holds what a `--list` answer read at `revision` in
-    /// `key_count` keys (the component's `inventory-unchanged`).
+    /// `key_count` keys (the component's `inventory-unchanged`): `Some(r)`, unchanged as
+    /// of revision `r`.
     pub async fn unchanged(
         &self,
         settings: &Settings,
         egress: &EgressPolicy,
         revision: i64,
         key_count: u64,
-    ) -> wasmtime::Result<Result<bool, Error>> {
+    ) -> wasmtime::Result<Result<Option<i64>, Error>> {
         let (mut store, instance) = self.instantiate(egress).await?;
         let api = instance.etcd_inventory_inventory_inventory();
         let result = api

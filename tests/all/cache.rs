@@ -5,6 +5,8 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, host_names, run};
 
 /// An etcd with the sample inventory and a private cache directory.
@@ -52,14 +54,20 @@ impl Fixture {
         run(&mut command)
     }
 
-    /// The one cache file.
+    /// The one cache file (beside it at most its stamp, and no temporary leftovers).
     fn file(&self) -> PathBuf {
         let files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .expect("cache dir")
             .map(|e| e.expect("entry").path())
             .collect();
-        assert_eq!(files.len(), 1, "one cache file, no leftovers: {files:?}");
-        files.into_iter().next().unwrap()
+        let (cache, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            files.iter().partition(|p| p.extension().is_some_and(|e| e == "cache"));
+        assert_eq!(cache.len(), 1, "one cache file: {files:?}");
+        assert!(
+            others.iter().all(|p| p.extension().is_some_and(|e| e == "stamp")),
+            "{files:?}"
+        );
+        cache[0].clone()
     }
 
     /// The cache file's inode: a rewrite (temp file + rename) changes it, a hit does not.
@@ -87,6 +95,13 @@ fn an_unchanged_prefix_is_served_from_the_cache_and_any_change_rewrites_it() {
         .put(&[("/elsewhere/x", "1"), ("/ansible-other/hostvars/h/v", "1")]);
     assert_eq!(f.list(&[], &[]).stdout, first.stdout);
     assert_eq!(f.inode(), inode, "writes outside the prefix change nothing");
+    let stamp = f.file().with_extension("stamp");
+    let stamped: Value = serde_json::from_slice(&std::fs::read(&stamp).expect("a stamp")).expect("json");
+    assert_eq!(
+        stamped["revision"],
+        f.etcd().revision(),
+        "confirmed as of the current revision, so the next check is one lookup"
+    );
 
     // A put under the prefix.
     f.etcd().put(&[("/ansible/hostvars/new01/v", "1")]);
