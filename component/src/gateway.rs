@@ -24,6 +24,7 @@ const CODE_PERMISSION_DENIED: i32 = 7;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_FAILED_PRECONDITION: i32 = 9;
 const CODE_OUT_OF_RANGE: i32 = 11;
+const CODE_UNAVAILABLE: i32 = 14;
 const CODE_UNAUTHENTICATED: i32 = 16;
 
 /// Pages are sized to about this many bytes of answer, far below the 4 MiB that older
@@ -34,7 +35,6 @@ const FIRST_PAGE_KEYS: u32 = 1000;
 /// Before each round over the endpoints: the first goes at once, the others wait for a
 /// leader to be elected (etcd's default election timeout is 1 s).
 const UNAVAILABLE_PAUSES_MS: [u32; 5] = [0, 250, 750, 1500, 3000];
-const CODE_UNAVAILABLE: i32 = 14;
 
 /// An HTTP answer: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +314,7 @@ impl<'a> Reader<'a> {
                 self.transport.pause(*pause_ms);
             }
             failures.clear();
+            let mut any_unavailable = false;
             for step in 0..self.endpoints.len() {
                 let index = (self.current + step) % self.endpoints.len();
                 let endpoint = &self.endpoints[index];
@@ -324,7 +325,10 @@ impl<'a> Reader<'a> {
                             let endpoints: &'a [String] = self.endpoints;
                             return Ok((&endpoints[index], answer));
                         }
-                        Some(message) => format!("unavailable ({message})"),
+                        Some(message) => {
+                            any_unavailable = true;
+                            format!("unavailable ({message})")
+                        }
                     },
                     Err(reason) => reason,
                 };
@@ -333,7 +337,7 @@ impl<'a> Reader<'a> {
                     reason,
                 });
             }
-            if !failures.iter().any(|f| f.reason.starts_with("unavailable (")) {
+            if !any_unavailable {
                 break;
             }
         }

@@ -232,6 +232,8 @@ pub struct IniFile {
 struct Sourced {
     value: String,
     source: String,
+    /// Whether it came from etcd.ini, whose relative paths are taken from its directory.
+    from_ini: bool,
 }
 
 /// Looks settings up in precedence order: flag, environment variable, etcd.ini key.
@@ -247,12 +249,14 @@ impl Sources<'_> {
             return Some(Sourced {
                 value: value.clone(),
                 source: flag_name.to_string(),
+                from_ini: false,
             });
         }
         if let Some((var, value)) = var.and_then(|v| (self.env)(v).map(|value| (v, value))) {
             return Some(Sourced {
                 value,
                 source: format!("environment variable {var}"),
+                from_ini: false,
             });
         }
         let ini = self.ini?;
@@ -276,8 +280,9 @@ impl Sources<'_> {
         }
     }
 
-    fn switch(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str) -> Result<bool, Error> {
-        match self.get(flag, Some(var), Some(ini_key)) {
+    /// A switch, off unless set; `ini_key` is `None` for one that etcd.ini cannot hold.
+    fn switch(&self, flag: (&Option<String>, &str), var: &str, ini_key: Option<&str>) -> Result<bool, Error> {
+        match self.get(flag, Some(var), ini_key) {
             None => Ok(false),
             Some(s) => parse_bool(&s.value).ok_or_else(|| invalid(&s, "expected true or false")),
         }
@@ -286,11 +291,10 @@ impl Sources<'_> {
     /// A file path; relative paths in etcd.ini are taken from the file's own directory, so
     /// the file works wherever Ansible runs from.
     fn path(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str) -> Option<PathBuf> {
-        let from_ini = flag.0.is_none() && (self.env)(var).is_none();
         let s = self.get(flag, Some(var), Some(ini_key))?;
         let path = PathBuf::from(s.value.trim());
         match self.ini.and_then(|i| Path::new(&i.path).parent()) {
-            Some(dir) if from_ini && path.is_relative() && !path.starts_with("~") => Some(dir.join(path)),
+            Some(dir) if s.from_ini && path.is_relative() && !path.starts_with("~") => Some(dir.join(path)),
             _ => Some(path),
         }
     }
@@ -309,6 +313,7 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
             None => Sourced {
                 value: DEFAULT_ENDPOINT.to_string(),
                 source: "the default".to_string(),
+                from_ini: false,
             },
         },
     };
@@ -356,14 +361,18 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
             trust_templates: sources.switch(
                 (&flags.trust_templates, "--trust-templates"),
                 ENV_TRUST_TEMPLATES,
-                "trust_templates",
+                Some("trust_templates"),
             )?,
             typed_values: sources.switch(
                 (&flags.typed_values, "--typed-values"),
                 ENV_TYPED_VALUES,
-                "typed_values",
+                Some("typed_values"),
             )?,
-            nested_keys: sources.switch((&flags.nested_keys, "--nested-keys"), ENV_NESTED_KEYS, "nested_keys")?,
+            nested_keys: sources.switch(
+                (&flags.nested_keys, "--nested-keys"),
+                ENV_NESTED_KEYS,
+                Some("nested_keys"),
+            )?,
         },
         credentials: credentials(flags, &sources)?,
         tls,
@@ -374,7 +383,7 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
 /// The cache's settings; `~` in its path is the user's home (`HOME`), as the classic
 /// script expanded it.
 fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Error> {
-    let enabled = sources.switch((&flags.cache, "--cache"), ENV_CACHE, "cache.enabled")?;
+    let enabled = sources.switch((&flags.cache, "--cache"), ENV_CACHE, Some("cache.enabled"))?;
     let dir = sources
         .path((&flags.cache_path, "--cache-path"), ENV_CACHE_PATH, "cache.path")
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_PATH));
@@ -404,11 +413,11 @@ fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Err
         enabled,
         dir,
         max_age_s,
-        refresh: sources.switch((&flags.refresh_cache, "--refresh-cache"), ENV_REFRESH_CACHE, "")?,
+        refresh: sources.switch((&flags.refresh_cache, "--refresh-cache"), ENV_REFRESH_CACHE, None)?,
         stale_fallback: sources.switch(
             (&flags.stale_cache_fallback, "--stale-cache-fallback"),
             ENV_STALE_CACHE_FALLBACK,
-            "cache.stale_fallback",
+            Some("cache.stale_fallback"),
         )?,
     })
 }
@@ -416,18 +425,20 @@ fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Err
 /// The etcd user and password. `ETCDCTL_USER` may carry both as `name:password`, as
 /// etcdctl reads it; `--user` takes the name only. No message here quotes a password.
 fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, Error> {
+    // `--password-file` names a file; the variable and etcd.ini hold the password itself.
+    let password = sources.get(
+        (&flags.password_file, "--password-file"),
+        Some(ENV_PASSWORD),
+        Some("password"),
+    );
     let Some(user) = sources.get((&flags.user, "--user"), Some(ENV_USER), Some("username")) else {
-        if let Some(p) = sources.get(
-            (&flags.password_file, "--password-file"),
-            Some(ENV_PASSWORD),
-            Some("password"),
-        ) {
-            return Err(Error::InvalidOptions(format!(
+        return match password {
+            Some(p) => Err(Error::InvalidOptions(format!(
                 "a password is set (from {}) but no etcd user: set --user, {ENV_USER} or username in etcd.ini",
                 p.source
-            )));
-        }
-        return Ok(None);
+            ))),
+            None => Ok(None),
+        };
     };
     let (name, inline_password) = match user.value.split_once(':') {
         Some(_) if flags.user.is_some() => {
@@ -445,18 +456,17 @@ fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, 
             user.source
         )));
     }
-    let password = if let Some(password) = inline_password {
-        password
-    } else if let Some(path) = &flags.password_file {
-        read_password_file(path)?
-    } else if let Some(password) = sources.get((&None, ""), Some(ENV_PASSWORD), Some("password")) {
-        password.value
-    } else {
-        return Err(Error::InvalidOptions(format!(
-            "no password for etcd user {name:?} (from {}): set {ENV_PASSWORD}, --password-file or password in \
-             etcd.ini",
-            user.source
-        )));
+    let password = match (inline_password, &flags.password_file, password) {
+        (Some(inline), _, _) => inline,
+        (None, Some(path), _) => read_password_file(path)?,
+        (None, None, Some(p)) => p.value,
+        (None, None, None) => {
+            return Err(Error::InvalidOptions(format!(
+                "no password for etcd user {name:?} (from {}): set {ENV_PASSWORD}, --password-file or password in \
+                 etcd.ini",
+                user.source
+            )));
+        }
     };
     Ok(Some(Credentials { user: name, password }))
 }
@@ -636,6 +646,7 @@ impl ClassicIni {
         Some(Sourced {
             value: value.clone(),
             source: format!("etcd.ini at {} ([{section}] {name})", self.path),
+            from_ini: true,
         })
     }
 
@@ -671,6 +682,7 @@ impl ClassicIni {
         Ok(Some(Sourced {
             value: format!("{scheme}://{host}:{port}"),
             source: format!("etcd.ini at {} ([etcd] host, port)", self.path),
+            from_ini: true,
         }))
     }
 }
@@ -821,47 +833,18 @@ mod tests {
 
     #[test]
     fn typed_options_are_checked_like_resolved_ones() {
-        let ok = Settings::checked(&["127.0.0.1:2379".into()], "/a/", 5, 1, 1, ValueRules::default(), None).unwrap();
+        let checked = |endpoints: &[&str], page_size, timeout| {
+            let endpoints: Vec<String> = endpoints.iter().map(|e| e.to_string()).collect();
+            Settings::checked(&endpoints, "/a/", page_size, 1, timeout, ValueRules::default(), None)
+        };
+        let ok = checked(&["127.0.0.1:2379"], 5, 1).unwrap();
         assert_eq!(ok.endpoints, ["http://127.0.0.1:2379"]);
         assert_eq!(ok.prefix.as_str(), "/a");
         let err = |r: Result<Settings, Error>| r.unwrap_err().to_string();
-        assert!(err(Settings::checked(&[], "/a", 5, 1, 1, ValueRules::default(), None)).contains("options.endpoints"));
-        assert!(
-            err(Settings::checked(
-                &["ftp://x".into()],
-                "/a",
-                5,
-                1,
-                1,
-                ValueRules::default(),
-                None
-            ))
-            .contains("ftp")
-        );
-        assert!(
-            err(Settings::checked(
-                &["x:1".into()],
-                "/a",
-                0,
-                1,
-                1,
-                ValueRules::default(),
-                None
-            ))
-            .contains("options.page-size")
-        );
-        assert!(
-            err(Settings::checked(
-                &["x:1".into()],
-                "/a",
-                1,
-                1,
-                0,
-                ValueRules::default(),
-                None
-            ))
-            .contains("options.request-timeout-ms")
-        );
+        assert!(err(checked(&[], 5, 1)).contains("options.endpoints"));
+        assert!(err(checked(&["ftp://x"], 5, 1)).contains("ftp"));
+        assert!(err(checked(&["x:1"], 0, 1)).contains("options.page-size"));
+        assert!(err(checked(&["x:1"], 1, 0)).contains("options.request-timeout-ms"));
     }
 
     #[test]

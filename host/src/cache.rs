@@ -107,7 +107,7 @@ impl Cache {
     /// The cached entry: `Ok(None)` when there is none, `Err` (a warning) when the file is
     /// there but unusable: truncated, damaged, another inventory's, or in an unsafe place.
     pub fn load(&self) -> Result<Option<Entry>, String> {
-        let bytes = match fs::read(&self.path) {
+        let mut bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read the cache {}: {e}", self.path.display())),
@@ -118,18 +118,19 @@ impl Cache {
             .iter()
             .position(|&b| b == b'\n')
             .ok_or_else(|| corrupt("no header"))?;
-        let (header, body) = (&bytes[..newline], &bytes[newline + 1..]);
-        let header: Header = serde_json::from_slice(header).map_err(|_| corrupt("unreadable header"))?;
+        // The body stays in the buffer it was read into: it can be tens of MiB.
+        let body = bytes.split_off(newline + 1);
+        let header: Header = serde_json::from_slice(&bytes[..newline]).map_err(|_| corrupt("unreadable header"))?;
         if header.format != FORMAT {
             return Ok(None);
         }
         if header.identity != self.identity {
             return Err(corrupt("it belongs to another inventory"));
         }
-        if body.len() != header.length || format!("{:016x}", fnv1a(body)) != header.checksum {
+        if body.len() != header.length || format!("{:016x}", fnv1a(&body)) != header.checksum {
             return Err(corrupt("truncated or damaged"));
         }
-        let json = String::from_utf8(body.to_vec()).map_err(|_| corrupt("damaged"))?;
+        let json = String::from_utf8(body).map_err(|_| corrupt("damaged"))?;
         // A stamp for another body (older, or damaged) is ignored: the header's revision
         // is always a correct one.
         let stamped = fs::read(self.stamp_path())

@@ -194,39 +194,36 @@ impl Call<'_> {
             warn(&warning);
             None
         });
-        let serve = |entry: &Entry| {
-            warn_skipped(self.settings, entry.skipped.as_ref());
-            Ok(entry.json.clone())
-        };
-        if let Some(entry) = entry.as_ref().filter(|_| !options.refresh) {
-            if entry.age_s() < options.max_age_s {
-                return serve(entry);
-            }
-            let unchanged = self
-                .runtime
-                .block_on(
-                    self.sandbox
-                        .unchanged(self.settings, self.egress, entry.revision, entry.key_count),
-                )
-                .map_err(trapped)?;
+        if let Some(cached) = entry.as_ref().filter(|_| !options.refresh) {
+            let unchanged = if cached.age_s() < options.max_age_s {
+                // The classic behaviour: young enough to serve without asking etcd.
+                Ok(Some(cached.revision))
+            } else {
+                self.runtime
+                    .block_on(
+                        self.sandbox
+                            .unchanged(self.settings, self.egress, cached.revision, cached.key_count),
+                    )
+                    .map_err(trapped)?
+            };
             match unchanged {
                 Ok(Some(revision)) => {
                     // Confirmed as of a later revision: the next check can start from it.
-                    if revision > entry.revision
-                        && let Err(warning) = cache.stamp(entry, revision)
+                    if revision > cached.revision
+                        && let Err(warning) = cache.stamp(cached, revision)
                     {
                         warn(&warning);
                     }
-                    return serve(entry);
+                    return Ok(self.serve(entry.expect("checked above")));
                 }
                 Ok(None) => {}
-                Err(e) => return self.stale_or(entry, e),
+                Err(e) => return self.stale_or(entry.expect("checked above"), e),
             }
         }
         let answer = match self.read(&Mode::List)? {
             Ok(answer) => answer,
             Err(e) => {
-                return match &entry {
+                return match entry {
                     Some(entry) => self.stale_or(entry, e),
                     None => Err(e.to_string()),
                 };
@@ -241,7 +238,7 @@ impl Call<'_> {
 
     /// With the stale fallback on and no endpoint answering, the cached inventory, with a
     /// warning saying how old it is; otherwise the error.
-    fn stale_or(&self, entry: &Entry, error: Error) -> Result<String, String> {
+    fn stale_or(&self, entry: Entry, error: Error) -> Result<String, String> {
         if !(self.settings.cache.stale_fallback && matches!(error, Error::Unreachable(_))) {
             return Err(error.to_string());
         }
@@ -250,8 +247,14 @@ impl Call<'_> {
             entry.age_s(),
             entry.revision
         ));
+        Ok(self.serve(entry))
+    }
+
+    /// The cached inventory, with the warning its read gave; moved, not copied (it can be
+    /// tens of MiB).
+    fn serve(&self, entry: Entry) -> String {
         warn_skipped(self.settings, entry.skipped.as_ref());
-        Ok(entry.json.clone())
+        entry.json
     }
 }
 

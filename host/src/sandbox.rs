@@ -137,11 +137,6 @@ impl EgressPolicy {
         })
     }
 
-    /// Allows the given endpoint URLs; https with the public roots and no client certificate.
-    pub fn endpoints(urls: &[String]) -> Result<EgressPolicy, Error> {
-        EgressPolicy::new(urls, &TlsFiles::default())
-    }
-
     fn allows(&self, uri: &http::Uri) -> bool {
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return false;

@@ -2,7 +2,7 @@
 
 use etcd_inventory::cli::Mode;
 use etcd_inventory::error::Error;
-use etcd_inventory::settings::{Flags, resolve};
+use etcd_inventory::settings::{Flags, TlsFiles, resolve};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
 use crate::support::{Etcd, SAMPLE_KV, etcd::free_port};
@@ -32,7 +32,8 @@ fn requests_outside_the_egress_policy_are_denied() {
     etcd.load("/ansible", SAMPLE_KV);
     let settings = settings_for(&etcd.endpoint);
     // The component is told to read the real etcd, but the host allows only another port.
-    let elsewhere = EgressPolicy::endpoints(&[format!("http://127.0.0.1:{}", free_port())]).expect("policy");
+    let elsewhere =
+        EgressPolicy::new(&[format!("http://127.0.0.1:{}", free_port())], &TlsFiles::default()).expect("policy");
     match run(&settings, &elsewhere) {
         Err(Error::Unreachable(failures)) => {
             assert_eq!(failures.len(), 1);
@@ -42,7 +43,8 @@ fn requests_outside_the_egress_policy_are_denied() {
         other => panic!("expected a denied request, got {other:?}"),
     }
     // Same host and port but another scheme is another endpoint.
-    let https = EgressPolicy::endpoints(&[etcd.endpoint.replace("http://", "https://")]).expect("policy");
+    let https =
+        EgressPolicy::new(&[etcd.endpoint.replace("http://", "https://")], &TlsFiles::default()).expect("policy");
     assert!(matches!(run(&settings, &https), Err(Error::Unreachable(_))));
 }
 
@@ -51,7 +53,7 @@ fn requests_inside_the_egress_policy_go_through() {
     let etcd = Etcd::start();
     etcd.load("/ansible", SAMPLE_KV);
     let settings = settings_for(&etcd.endpoint);
-    let egress = EgressPolicy::endpoints(&settings.endpoints).expect("policy");
+    let egress = EgressPolicy::new(&settings.endpoints, &settings.tls).expect("policy");
     let answer = run(&settings, &egress).expect("inventory");
     let json: serde_json::Value = serde_json::from_str(&answer.json).expect("json");
     assert_eq!(json["db"]["hosts"], serde_json::json!(["db01"]));
