@@ -305,7 +305,7 @@ fn group_entry<'i>(inv: &'i mut Inventory, group: &str) -> Result<&'i mut Group,
 
 /// Finds a loop in the children graph by depth-first search, visiting groups and children
 /// in sorted order so the reported loop is always the same one.
-fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>> {
+pub(crate) fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         OnPath,

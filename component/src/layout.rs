@@ -27,6 +27,17 @@ impl Prefix {
         KeyRange::with_prefix(self.dir().into_bytes())
     }
 
+    /// The key that says `entry` under this prefix: the inverse of [`classify`].
+    pub fn key(&self, entry: Entry<'_>) -> String {
+        let (kind, a, b) = match entry {
+            Entry::HostVar { host, var } => (HOSTVARS, host, var),
+            Entry::GroupVar { group, var } => (GROUPVARS, group, var),
+            Entry::Member { group, host } => (HOSTS, group, host),
+            Entry::Child { parent, child } => (GROUPS, parent, child),
+        };
+        format!("{}/{kind}/{a}/{b}", self.0)
+    }
+
     /// The key range that holds the variables of one host.
     pub fn host_vars_range(&self, host: &str) -> KeyRange {
         KeyRange::with_prefix(format!("{}/{}/{}/", self.0, HOSTVARS, host).into_bytes())
@@ -198,6 +209,22 @@ mod tests {
                 child: "web"
             })
         );
+    }
+
+    #[test]
+    fn key_is_the_inverse_of_classify() {
+        let prefix = Prefix::new("/ansible/");
+        for entry in [
+            Entry::HostVar { host: "web01", var: "ip" },
+            Entry::GroupVar { group: "web", var: "port" },
+            Entry::Member { group: "web", host: "web01" },
+            Entry::Child { parent: "prod", child: "web" },
+        ] {
+            let key = prefix.key(entry);
+            let rest = key.strip_prefix(&prefix.dir()).expect("under the prefix");
+            assert_eq!(classify(rest, false), Some(entry), "{key}");
+        }
+        assert_eq!(Prefix::new("/").key(Entry::Member { group: "g", host: "h" }), "/hosts/g/h");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod error;
 pub mod gateway;
+pub mod import;
 pub mod inventory;
 pub mod layout;
 pub mod settings;

@@ -1,0 +1,632 @@
+//! Importing: an inventory in the script convention (what `ansible-inventory --list` and our
+//! own `--list` print) becomes the keys that say it, and is compared with what etcd holds.
+//! Pure: the host's `import` command reads the file and etcd, and writes, around it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::inventory::{self, ALL, Kv, LayoutError, META, UNGROUPED};
+use crate::layout::{Entry, Prefix};
+use crate::values::{UNSAFE, VAULT, ValueRules};
+
+/// How the file becomes keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Readers decode JSON values (the typed-values setting): strings that would decode as
+    /// something else are written JSON-quoted, so they read back as the same strings.
+    pub typed_values: bool,
+    /// A name listed in `children` without an entry of its own is an empty group (as
+    /// `ansible-inventory --list` prints empty groups) rather than an error.
+    pub empty_groups: bool,
+}
+
+/// The keys an inventory needs, with their values, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Encoded {
+    pub pairs: BTreeMap<String, String>,
+    /// Variables whose value is not a string (written as JSON text).
+    pub non_strings: u64,
+}
+
+/// Why a file cannot be imported. Nothing is written when any of these is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportError {
+    /// Not JSON at all: serde's message, with line and column.
+    NotJson(String),
+    /// JSON of the wrong shape: where, and what was expected there.
+    Shape { at: String, expected: &'static str },
+    /// A group lists a child that the file does not define.
+    UndefinedChild { parent: String, child: String },
+    /// A host, group or variable name that no key can hold.
+    BadName { kind: &'static str, name: String },
+    /// The inventory would be refused by `--list` (a loop, `all` as a child, ...).
+    Layout(LayoutError),
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImportError::NotJson(why) => write!(f, "not JSON: {why}"),
+            ImportError::Shape { at, expected } => write!(f, "{at}: expected {expected}"),
+            ImportError::UndefinedChild { parent, child } => write!(
+                f,
+                "group {parent:?} lists child {child:?}, which the file does not define (fix the name; or, if \
+                 it is an empty group, which ansible-inventory --list leaves out, pass --empty-groups)"
+            ),
+            ImportError::BadName { kind, name } => write!(
+                f,
+                "{kind} name {name:?} cannot be a key segment (names must be non-empty and contain no \"/\")"
+            ),
+            ImportError::Layout(e) => write!(f, "{}", Error::Layout(e.clone())),
+        }
+    }
+}
+
+/// What one group of the file says.
+#[derive(Default)]
+struct GroupData<'a> {
+    hosts: Vec<&'a str>,
+    vars: Vec<(&'a str, &'a Value)>,
+    children: Vec<&'a str>,
+}
+
+/// Turns script-convention JSON into the keys under `prefix` that say the same inventory,
+/// and proves it by building it as `--list` would.
+pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Encoded, ImportError> {
+    let doc: Value = serde_json::from_str(json).map_err(|e| ImportError::NotJson(e.to_string()))?;
+    let top = doc.as_object().ok_or_else(|| shape("the file", "an object of groups and _meta"))?;
+
+    let mut groups: BTreeMap<&str, GroupData> = BTreeMap::new();
+    let mut hostvars: BTreeMap<&str, Vec<(&str, &Value)>> = BTreeMap::new();
+    for (name, data) in top {
+        if name == META {
+            read_meta(data, &mut hostvars)?;
+        } else {
+            groups.insert(name, read_group(name, data)?);
+        }
+    }
+    check_names(&groups, &hostvars)?;
+    if !options.empty_groups {
+        for (parent, data) in &groups {
+            if let Some(child) = data.children.iter().find(|c| !is_defined(c, &groups)) {
+                return Err(ImportError::UndefinedChild {
+                    parent: parent.to_string(),
+                    child: child.to_string(),
+                });
+            }
+        }
+    }
+
+    let mut out = Writer {
+        prefix,
+        typed: options.typed_values,
+        encoded: Encoded::default(),
+        present: BTreeSet::new(),
+    };
+    for (host, vars) in &hostvars {
+        for (var, value) in vars {
+            out.var(Entry::HostVar { host, var }, value, host);
+        }
+    }
+    for (group, data) in &groups {
+        for (var, value) in &data.vars {
+            out.var(Entry::GroupVar { group, var }, value, group);
+        }
+        // Hosts of `all` and `ungrouped` are hosts in no particular group: see below.
+        if *group != ALL && *group != UNGROUPED {
+            for host in &data.hosts {
+                out.key(Entry::Member { group, host }, [group, host]);
+            }
+        }
+        // `all`'s children are every group without a parent: implied, see below.
+        if *group != ALL {
+            for child in &data.children {
+                out.key(Entry::Child { parent: group, child }, [group, child]);
+            }
+        }
+    }
+    // A host or group with no key would vanish: give it the one key that keeps it.
+    let loose_hosts = [ALL, UNGROUPED].into_iter().filter_map(|g| groups.get(g));
+    for host in loose_hosts.flat_map(|data| data.hosts.iter()) {
+        if !out.present.contains(host) {
+            out.key(Entry::Member { group: UNGROUPED, host }, [host, host]);
+        }
+    }
+    let named = groups.keys().chain(groups.values().flat_map(|d| d.children.iter()));
+    let loose_groups: BTreeSet<&str> = named
+        .copied()
+        .filter(|g| *g != ALL && *g != UNGROUPED && !out.present.contains(g))
+        .collect();
+    for group in loose_groups {
+        out.key(Entry::Child { parent: ALL, child: group }, [group, group]);
+    }
+
+    // The reader's own rules decide what it would refuse; one source of truth.
+    let kvs: Vec<Kv> = out
+        .encoded
+        .pairs
+        .iter()
+        .map(|(k, v)| Kv {
+            key: k.clone().into_bytes(),
+            value: v.clone().into_bytes(),
+        })
+        .collect();
+    inventory::build(prefix, &kvs, &ValueRules::default()).map_err(ImportError::Layout)?;
+    Ok(out.encoded)
+}
+
+/// Collects keys, and which hosts and groups some key already mentions.
+struct Writer<'p, 'a> {
+    prefix: &'p Prefix,
+    typed: bool,
+    encoded: Encoded,
+    present: BTreeSet<&'a str>,
+}
+
+impl<'a> Writer<'_, 'a> {
+    fn key(&mut self, entry: Entry<'a>, names: [&'a str; 2]) {
+        self.present.extend(names);
+        self.encoded.pairs.insert(self.prefix.key(entry), String::new());
+    }
+
+    fn var(&mut self, entry: Entry<'a>, value: &Value, owner: &'a str) {
+        self.present.insert(owner);
+        let text = match unmarked_text(value) {
+            Some(text) if self.typed && serde_json::from_str::<Value>(text).is_ok() => {
+                serde_json::to_string(text).expect("a string serialises")
+            }
+            Some(text) => text.to_string(),
+            None => {
+                self.encoded.non_strings += 1;
+                serde_json::to_string(&unmark(value)).expect("JSON serialises")
+            }
+        };
+        self.encoded.pairs.insert(self.prefix.key(entry), text);
+    }
+}
+
+/// The text of a string, or of Ansible's `{"__ansible_unsafe": s}` / `{"__ansible_vault": s}`
+/// (the reader marks strings again by its own settings, and knows Vault text by its header).
+fn unmarked_text(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Object(map) if map.len() == 1 => match map.iter().next() {
+            Some((k, Value::String(s))) if k == UNSAFE || k == VAULT => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A compound value with every marker inside replaced by its text.
+fn unmark(value: &Value) -> Value {
+    if let Some(text) = unmarked_text(value) {
+        return Value::String(text.to_string());
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(unmark).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), unmark(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn is_defined(group: &str, groups: &BTreeMap<&str, GroupData>) -> bool {
+    group == ALL || group == UNGROUPED || groups.contains_key(group)
+}
+
+fn read_group<'a>(name: &str, data: &'a Value) -> Result<GroupData<'a>, ImportError> {
+    let at = || format!("group {name:?}");
+    match data {
+        // The convention's short form: a group that is just a list of hosts.
+        Value::Array(_) => Ok(GroupData {
+            hosts: names(data, || at(), "a list of host names")?,
+            ..GroupData::default()
+        }),
+        Value::Object(fields) => {
+            let mut group = GroupData::default();
+            for (field, value) in fields {
+                match field.as_str() {
+                    "hosts" => group.hosts = names(value, || format!("{}, hosts", at()), "a list of host names")?,
+                    "children" => {
+                        group.children = names(value, || format!("{}, children", at()), "a list of group names")?
+                    }
+                    "vars" => group.vars = vars(value, || format!("{}, vars", at()))?,
+                    _ => return Err(shape(format!("{}, field {field:?}", at()), "only hosts, vars and children")),
+                }
+            }
+            Ok(group)
+        }
+        _ => Err(shape(at(), "an object with hosts, vars and children, or a list of hosts")),
+    }
+}
+
+fn read_meta<'a>(data: &'a Value, hostvars: &mut BTreeMap<&'a str, Vec<(&'a str, &'a Value)>>) -> Result<(), ImportError> {
+    let meta = data.as_object().ok_or_else(|| shape("_meta", "an object with hostvars"))?;
+    // Other fields (ansible-inventory 2.19 adds "profile") say nothing about the inventory.
+    let Some(all) = meta.get("hostvars") else {
+        return Ok(());
+    };
+    let all = all
+        .as_object()
+        .ok_or_else(|| shape("_meta, hostvars", "an object of hosts"))?;
+    for (host, vars_of_host) in all {
+        hostvars.insert(host, vars(vars_of_host, || format!("_meta, hostvars of {host:?}"))?);
+    }
+    Ok(())
+}
+
+fn names<'a>(value: &'a Value, at: impl Fn() -> String, expected: &'static str) -> Result<Vec<&'a str>, ImportError> {
+    let items = value.as_array().ok_or_else(|| shape(at(), expected))?;
+    items
+        .iter()
+        .map(|item| item.as_str().ok_or_else(|| shape(at(), expected)))
+        .collect()
+}
+
+fn vars<'a>(value: &'a Value, at: impl Fn() -> String) -> Result<Vec<(&'a str, &'a Value)>, ImportError> {
+    let map: &Map<String, Value> = value.as_object().ok_or_else(|| shape(at(), "an object of variables"))?;
+    Ok(map.iter().map(|(k, v)| (k.as_str(), v)).collect())
+}
+
+fn check_names(
+    groups: &BTreeMap<&str, GroupData>,
+    hostvars: &BTreeMap<&str, Vec<(&str, &Value)>>,
+) -> Result<(), ImportError> {
+    let group_names = groups.keys().chain(groups.values().flat_map(|g| g.children.iter()));
+    let host_names = hostvars.keys().chain(groups.values().flat_map(|g| g.hosts.iter()));
+    let var_names = hostvars
+        .values()
+        .flatten()
+        .chain(groups.values().flat_map(|g| g.vars.iter()))
+        .map(|(name, _)| name);
+    let error = first_bad("group", group_names.copied())
+        .or_else(|| first_bad("host", host_names.copied()))
+        .or_else(|| first_bad("variable", var_names.copied()));
+    error.map_or(Ok(()), Err)
+}
+
+fn first_bad<'a>(kind: &'static str, mut names: impl Iterator<Item = &'a str>) -> Option<ImportError> {
+    names
+        .find(|n| n.is_empty() || n.contains('/'))
+        .map(|n| ImportError::BadName { kind, name: n.to_string() })
+}
+
+fn shape(at: impl Into<String>, expected: &'static str) -> ImportError {
+    ImportError::Shape { at: at.into(), expected }
+}
+
+/// A key as etcd holds it now, with the revision that last changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub mod_revision: i64,
+}
+
+/// One write, guarded so that a key someone else changed since it was read is not
+/// overwritten: the transaction that carries it fails instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Create a key that must still be absent.
+    Create { key: String, value: String },
+    /// Change a key still at `mod_revision`.
+    Change { key: String, value: String, mod_revision: i64 },
+    /// Delete a key still at `mod_revision` (`--replace`).
+    Delete { key: Vec<u8>, mod_revision: i64 },
+}
+
+impl Write {
+    /// Bytes this write adds to a transaction request: the key twice (compare and op), the
+    /// value, and some framing.
+    pub fn request_bytes(&self) -> usize {
+        const FRAMING: usize = 32;
+        match self {
+            Write::Create { key, value } | Write::Change { key, value, .. } => 2 * key.len() + value.len() + FRAMING,
+            Write::Delete { key, .. } => 2 * key.len() + FRAMING,
+        }
+    }
+}
+
+/// What an import does: the writes, puts before deletes, and the counts it reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub writes: Vec<Write>,
+    pub created: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+}
+
+/// Compares the wanted keys with the existing ones (all keys under the prefix). Deletes
+/// come last, so that with `replace` a reader never sees a host gone before its new home
+/// exists.
+pub fn plan(wanted: BTreeMap<String, String>, existing: Vec<Existing>, replace: bool) -> Plan {
+    let mut now: BTreeMap<Vec<u8>, Existing> = existing.into_iter().map(|e| (e.key.clone(), e)).collect();
+    let mut plan = Plan::default();
+    for (key, value) in wanted {
+        match now.remove(key.as_bytes()) {
+            None => {
+                plan.created += 1;
+                plan.writes.push(Write::Create { key, value });
+            }
+            Some(old) if old.value == value.as_bytes() => plan.unchanged += 1,
+            Some(old) => {
+                plan.changed += 1;
+                plan.writes.push(Write::Change {
+                    key,
+                    value,
+                    mod_revision: old.mod_revision,
+                });
+            }
+        }
+    }
+    if replace {
+        for (key, old) in now {
+            plan.deleted += 1;
+            plan.writes.push(Write::Delete {
+                key,
+                mod_revision: old.mod_revision,
+            });
+        }
+    }
+    plan
+}
+
+/// Splits writes into transactions of at most `max_ops` writes and, unless one write alone
+/// is larger, at most `max_bytes` of request.
+pub fn batches(writes: &[Write], max_ops: usize, max_bytes: usize) -> Vec<Range<usize>> {
+    let max_ops = max_ops.max(1);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, write) in writes.iter().enumerate() {
+        let size = write.request_bytes();
+        if i > start && (i - start == max_ops || bytes + size > max_bytes) {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < writes.len() {
+        out.push(start..writes.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PREFIX: &str = "/ansible";
+
+    fn encode_with(json: &Value, options: ImportOptions) -> Result<Encoded, ImportError> {
+        encode(&Prefix::new(PREFIX), &json.to_string(), options)
+    }
+
+    fn keys(json: Value) -> BTreeMap<String, String> {
+        encode_with(&json, ImportOptions::default()).expect("encodes").pairs
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
+        list.iter()
+            .map(|(k, v)| (format!("{PREFIX}/{k}"), v.to_string()))
+            .collect()
+    }
+
+    /// What our own `--list` prints for `pairs`, with the given value rules.
+    fn read_back(pairs: &BTreeMap<String, String>, rules: &ValueRules) -> Value {
+        let kvs: Vec<Kv> = pairs
+            .iter()
+            .map(|(k, v)| Kv {
+                key: k.as_bytes().to_vec(),
+                value: v.as_bytes().to_vec(),
+            })
+            .collect();
+        let built = inventory::build(&Prefix::new(PREFIX), &kvs, rules).expect("builds");
+        serde_json::to_value(&built.value).unwrap()
+    }
+
+    #[test]
+    fn writes_the_four_kinds_and_nothing_implied() {
+        let got = keys(json!({
+            "_meta": {"hostvars": {"web01": {"ip": "10.0.0.1"}, "lonely": {"ip": "10.0.0.9"}}, "profile": "x"},
+            "all": {"children": ["ungrouped", "prod"], "vars": {"ntp": "ntp.example"}},
+            "prod": {"children": ["web"]},
+            "web": {"hosts": ["web01", "web02"], "vars": {"port": "80"}},
+            "ungrouped": {"hosts": ["lonely"]},
+        }));
+        assert_eq!(
+            got,
+            pairs(&[
+                ("groups/prod/web", ""),
+                ("groupvars/all/ntp", "ntp.example"),
+                ("groupvars/web/port", "80"),
+                ("hosts/web/web01", ""),
+                ("hosts/web/web02", ""),
+                ("hostvars/lonely/ip", "10.0.0.9"),
+                ("hostvars/web01/ip", "10.0.0.1"),
+            ])
+        );
+    }
+
+    #[test]
+    fn hosts_and_groups_without_keys_get_the_one_that_keeps_them() {
+        let file = json!({
+            "all": {"children": ["ungrouped", "empty", "web"], "hosts": ["in-all"]},
+            "web": ["web01"],
+            "ungrouped": {"hosts": ["bare"]},
+            "spare": {},
+        });
+        let with_empty_groups = ImportOptions {
+            typed_values: false,
+            empty_groups: true,
+        };
+        let got = encode_with(&file, with_empty_groups).unwrap().pairs;
+        assert_eq!(
+            got,
+            pairs(&[
+                ("groups/all/empty", ""),
+                ("groups/all/spare", ""),
+                ("hosts/ungrouped/bare", ""),
+                ("hosts/ungrouped/in-all", ""),
+                ("hosts/web/web01", ""),
+            ])
+        );
+    }
+
+    #[test]
+    fn reads_back_as_the_same_inventory() {
+        // Read back with strings marked unsafe, as by default.
+        let u = |text: &str| json!({ "__ansible_unsafe": text });
+        let original = json!({
+            "_meta": {"hostvars": {
+                "web01": {"ip": u("10.0.0.1"), "port": 8080, "tags": [u("a"), u("b")],
+                          "secret": {"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n6162"}},
+                "db01": {"port": u("5432"), "note": u("null"), "quoted": u("\"x\"")},
+                "bare": {},
+            }},
+            "all": {"hosts": [], "vars": {"debug": false}, "children": ["db", "prod", "ungrouped"]},
+            "db": {"hosts": ["db01"], "vars": {}, "children": []},
+            "prod": {"hosts": [], "vars": {}, "children": ["web"]},
+            "web": {"hosts": ["web01"], "vars": {"nested": {"a": {"b": [1, 2]}}}, "children": []},
+            "ungrouped": {"hosts": ["bare"], "vars": {}, "children": []},
+        });
+        let typed = ImportOptions {
+            typed_values: true,
+            empty_groups: false,
+        };
+        let encoded = encode_with(&original, typed).unwrap();
+        assert_eq!(encoded.non_strings, 4);
+        let rules = ValueRules {
+            trust_templates: false,
+            typed_values: true,
+            nested_keys: false,
+        };
+        assert_eq!(read_back(&encoded.pairs, &rules), original);
+        // Encoding what was read back writes the very same keys: import is idempotent.
+        let again = encode_with(&read_back(&encoded.pairs, &rules), typed).unwrap();
+        assert_eq!(again.pairs, encoded.pairs);
+    }
+
+    #[test]
+    fn strings_are_quoted_only_when_typed_readers_would_decode_them() {
+        let file = json!({"_meta": {"hostvars": {"h": {"port": "8080", "name": "web", "n": 8080}}}, "g": ["h"]});
+        let plain = encode_with(&file, ImportOptions::default()).unwrap().pairs;
+        assert_eq!(plain["/ansible/hostvars/h/port"], "8080");
+        assert_eq!(plain["/ansible/hostvars/h/n"], "8080");
+        let typed = ImportOptions {
+            typed_values: true,
+            empty_groups: false,
+        };
+        let typed = encode_with(&file, typed).unwrap().pairs;
+        assert_eq!(typed["/ansible/hostvars/h/port"], "\"8080\"");
+        assert_eq!(typed["/ansible/hostvars/h/name"], "web");
+        assert_eq!(typed["/ansible/hostvars/h/n"], "8080");
+    }
+
+    #[test]
+    fn undefined_children_are_refused_unless_empty_groups_are_allowed() {
+        let file = json!({"all": {"children": ["ungrouped", "web"]}, "web": {"children": ["edge", "ungrouped"]}});
+        assert_eq!(
+            encode_with(&file, ImportOptions::default()),
+            Err(ImportError::UndefinedChild {
+                parent: "web".into(),
+                child: "edge".into()
+            })
+        );
+        let lenient = ImportOptions {
+            typed_values: false,
+            empty_groups: true,
+        };
+        assert_eq!(
+            encode_with(&file, lenient).unwrap().pairs,
+            pairs(&[("groups/web/edge", ""), ("groups/web/ungrouped", "")])
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_where_and_why() {
+        let cases = [
+            (json!([1]), "the file: expected an object of groups and _meta"),
+            (json!({"web": "h1"}), "group \"web\": expected an object with hosts"),
+            (json!({"web": {"hosts": "h1"}}), "group \"web\", hosts: expected a list of host names"),
+            (json!({"web": {"hosts": [1]}}), "group \"web\", hosts: expected a list of host names"),
+            (json!({"web": {"vars": []}}), "group \"web\", vars: expected an object of variables"),
+            (json!({"web": {"host": []}}), "group \"web\", field \"host\": expected only hosts"),
+            (json!({"_meta": []}), "_meta: expected an object with hostvars"),
+            (json!({"_meta": {"hostvars": {"h": 1}}}), "_meta, hostvars of \"h\": expected an object"),
+            (json!({"a/b": ["h"]}), "group name \"a/b\" cannot be a key segment"),
+            (json!({"web": ["a/b"]}), "host name \"a/b\" cannot be a key segment"),
+            (json!({"web": ["" ]}), "host name \"\" cannot be a key segment"),
+            (json!({"_meta": {"hostvars": {"h": {"x/y": 1}}}}), "variable name \"x/y\""),
+            (json!({"a": {"children": ["b"]}, "b": {"children": ["a"]}}), "loop: a -> b -> a"),
+            (json!({"a": {"children": ["all"]}}), "names \"all\" as a child"),
+        ];
+        for (file, expected) in cases {
+            let error = encode_with(&file, ImportOptions::default()).expect_err(&file.to_string());
+            assert!(error.to_string().contains(expected), "{file}: {error}");
+        }
+        let not_json = encode(&Prefix::new(PREFIX), "{\"web\": ", ImportOptions::default()).unwrap_err();
+        assert!(matches!(not_json, ImportError::NotJson(ref m) if m.contains("line 1")), "{not_json}");
+    }
+
+    fn existing(key: &str, value: &str, mod_revision: i64) -> Existing {
+        Existing {
+            key: format!("{PREFIX}/{key}").into_bytes(),
+            value: value.as_bytes().to_vec(),
+            mod_revision,
+        }
+    }
+
+    #[test]
+    fn plan_counts_and_guards_every_write() {
+        let wanted = pairs(&[("hosts/web/a", ""), ("hostvars/a/ip", "10.0.0.2"), ("hostvars/a/os", "linux")]);
+        let now = vec![
+            existing("hosts/web/a", "", 5),
+            existing("hostvars/a/ip", "10.0.0.1", 6),
+            existing("hosts/old/a", "", 7),
+        ];
+        let keep = plan(wanted.clone(), now.clone(), false);
+        assert_eq!((keep.created, keep.changed, keep.unchanged, keep.deleted), (1, 1, 1, 0));
+        assert_eq!(
+            keep.writes,
+            vec![
+                Write::Change {
+                    key: "/ansible/hostvars/a/ip".into(),
+                    value: "10.0.0.2".into(),
+                    mod_revision: 6
+                },
+                Write::Create {
+                    key: "/ansible/hostvars/a/os".into(),
+                    value: "linux".into()
+                },
+            ]
+        );
+        let replace = plan(wanted, now, true);
+        assert_eq!(replace.deleted, 1);
+        assert_eq!(
+            replace.writes.last(),
+            Some(&Write::Delete {
+                key: b"/ansible/hosts/old/a".to_vec(),
+                mod_revision: 7
+            })
+        );
+    }
+
+    #[test]
+    fn batches_respect_ops_and_bytes() {
+        let write = |value_len: usize| Write::Create {
+            key: "k".into(),
+            value: "v".repeat(value_len),
+        };
+        let writes: Vec<Write> = (0..10).map(|_| write(0)).collect();
+        assert_eq!(batches(&writes, 4, 1 << 20), vec![0..4, 4..8, 8..10]);
+        let big = vec![write(600), write(600), write(2000), write(10)];
+        assert_eq!(batches(&big, 128, 1000), vec![0..1, 1..2, 2..3, 3..4]);
+        assert_eq!(batches(&[], 128, 1000), Vec::<Range<usize>>::new());
+    }
+}
