@@ -10,6 +10,8 @@ pub enum Mode {
     List,
     /// `--host NAME`: one host's variables.
     Host(String),
+    /// `--graph [GROUP]`: the tree under a group (`all` by default), for people.
+    Graph(String),
 }
 
 /// A parsed command line.
@@ -21,7 +23,7 @@ pub enum Command {
 }
 
 pub const USAGE: &str = "\
-usage: etcd_inventory.wasm (--list | --host NAME) [--endpoints URLS] [--prefix PREFIX]
+usage: etcd_inventory.wasm (--list | --host NAME | --graph [GROUP]) [--endpoints URLS] [--prefix PREFIX]
                            [--page-size N] [--dial-timeout DURATION] [--command-timeout DURATION]
                            [--user NAME] [--password-file FILE]
                            [--trust-templates] [--typed-values] [--nested-keys]
@@ -49,6 +51,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             Long("host") => {
                 let name = text(parser.value().map_err(|e| e.to_string())?)?;
                 set_mode(&mut mode, Mode::Host(name))?;
+                continue;
+            }
+            Long("graph") => {
+                // An optional value, as ansible-inventory takes it: `--graph` or `--graph web`.
+                let mut raw = parser.raw_args().map_err(|e| e.to_string())?;
+                let group = raw.next_if(|next| !next.to_string_lossy().starts_with('-'));
+                let group = group.map(text).transpose()?.unwrap_or_else(|| "all".to_string());
+                set_mode(&mut mode, Mode::Graph(group))?;
                 continue;
             }
             Long("help") | Short('h') => return Ok(Command::Help),
@@ -84,13 +94,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             mode,
             flags: Box::new(flags),
         }),
-        None => Err("one of --list or --host NAME is required".to_string()),
+        None => Err("one of --list, --host NAME or --graph [GROUP] is required".to_string()),
     }
 }
 
 fn set_mode(mode: &mut Option<Mode>, new: Mode) -> Result<(), String> {
     if mode.is_some() {
-        return Err("--list and --host are exclusive, and each is given once".to_string());
+        return Err("--list, --host and --graph are exclusive, and each is given once".to_string());
     }
     *mode = Some(new);
     Ok(())
@@ -127,10 +137,23 @@ mod tests {
     }
 
     #[test]
+    fn graph_takes_an_optional_group() {
+        let mode = |a: &[&str]| match parse(args(a)) {
+            Ok(Command::Run { mode, .. }) => mode,
+            other => panic!("{a:?}: {other:?}"),
+        };
+        assert_eq!(mode(&["--graph"]), Mode::Graph("all".into()));
+        assert_eq!(mode(&["--graph", "web"]), Mode::Graph("web".into()));
+        assert_eq!(mode(&["--graph", "--prefix", "/x"]), Mode::Graph("all".into()));
+        assert_eq!(mode(&["--prefix", "/x", "--graph"]), Mode::Graph("all".into()));
+    }
+
+    #[test]
     fn usage_errors() {
         for bad in [
             &[][..],
             &["--list", "--host", "a"],
+            &["--graph", "--list"],
             &["--host"],
             &["--list", "--bogus"],
             &["web01"],

@@ -80,6 +80,7 @@ impl exports::wasi::cli::run::Guest for Component {
                 let answer = match &mode {
                     cli::Mode::List => crate::list_inventory(&mut http, &settings),
                     cli::Mode::Host(host) => crate::host_vars(&mut http, &settings, host),
+                    cli::Mode::Graph(root) => crate::graph_inventory(&mut http, &settings, root),
                 }?;
                 Ok((answer, settings.prefix))
             });

@@ -6,6 +6,8 @@
 //! - [`inventory`]: the pure core, key-value pairs to a validated inventory;
 //! - [`values`]: how a stored value becomes a variable (unsafe, vault, typed);
 //! - [`gateway`]: consistent paged reads over etcd's v3 JSON gateway, behind a transport;
+//! - [`graph`]: the `--graph` tree view;
+//! - [`import`] and [`check`]: the write side's pure parts (the host does the writing);
 //! - [`settings`]: flag > environment > etcd.ini > default, for every shell;
 //! - [`cli`]: the component's own command line for stock hosts;
 //! - [`error`]: the one error type and its rendering.
@@ -13,9 +15,11 @@
 //! The WIT bindings and the `wasi:http` transport live in a private module compiled only
 //! for wasm32.
 
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod gateway;
+pub mod graph;
 pub mod import;
 pub mod inventory;
 pub mod layout;
@@ -76,6 +80,13 @@ pub fn inventory_unchanged(
         (revision, key_count),
         settings.credentials.as_ref(),
     )
+}
+
+/// `--graph GROUP`: the tree under a group, as `ansible-inventory --graph` draws it.
+pub fn graph_inventory(transport: &mut dyn Transport, settings: &Settings, root: &str) -> Result<Answer, Error> {
+    let mut answer = list_inventory(transport, settings)?;
+    answer.json = graph::render(&answer.json, root)?;
+    Ok(answer)
 }
 
 /// `--host NAME`: reads only that host's variables; `{}` for an unknown host.

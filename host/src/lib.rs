@@ -4,7 +4,9 @@
 
 pub mod cache;
 pub mod engine_config;
+pub mod grpc;
 pub mod sandbox;
 pub mod tls;
+pub mod write_side;
 
 pub use sandbox::{EgressPolicy, Sandbox};

@@ -1,21 +1,25 @@
-//! `etcd-inventory`: an Ansible inventory script (`--list`, `--host NAME`) that reads etcd.
-//! Settings are resolved by the component crate's one implementation; the inventory is
-//! built by the component, run in a wasmtime sandbox. Errors: one line on stderr, nothing on
-//! stdout, exit 1 (usage errors exit 2, as clap does).
+//! `etcd-inventory`: an Ansible inventory script (`--list`, `--host NAME`, `--graph`) that
+//! reads etcd, and the write side (`import`, `check`). Settings are resolved by the component
+//! crate's one implementation; the inventory is built by the component, run in a wasmtime
+//! sandbox; import and check talk gRPC. Errors: one line on stderr, nothing on stdout, exit 1
+//! (usage errors exit 2, as clap does).
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 use etcd_inventory::Answer;
 use etcd_inventory::cli::Mode;
 use etcd_inventory::error::Error;
+use etcd_inventory::graph;
 use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Cache, Entry};
+use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
-/// Ansible dynamic inventory from etcd (v3 JSON gateway), run in a WebAssembly sandbox.
+/// Ansible dynamic inventory from etcd (v3 JSON gateway), run in a WebAssembly sandbox;
+/// and the tools to put an inventory into etcd and check it.
 ///
 /// Settings: flag > environment > etcd.ini (ETCD_INI_PATH, else etcd.ini beside this
 /// binary; [etcd] host, port, secure, ca_cert, client_cert, client_key, username,
@@ -23,58 +27,85 @@ use etcd_inventory_host::{EgressPolicy, Sandbox};
 /// (name:password), ETCDCTL_PASSWORD, --password-file or etcd.ini.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host"])))]
+#[command(subcommand_negates_reqs = true)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["list", "host", "graph"])))]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Print the whole inventory (Ansible inventory-script JSON).
     #[arg(long)]
     list: bool,
     /// Print one host's variables ({} for an unknown host).
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
+    /// Print the tree under GROUP (default: all) as `ansible-inventory --graph` does.
+    #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
+    graph: Option<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    values: ValueArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// Where etcd is and how to talk to it: the same for every command.
+#[derive(clap::Args, Debug)]
+struct ConnectionArgs {
     /// etcd endpoints, comma-separated [env: ETCDCTL_ENDPOINTS] [default: http://127.0.0.1:2379]
-    #[arg(long, value_name = "URLS")]
+    #[arg(long, value_name = "URLS", global = true)]
     endpoints: Option<String>,
     /// Key prefix of the inventory [env: ETCD_INVENTORY_PREFIX] [default: /ansible]
-    #[arg(long)]
+    #[arg(long, global = true)]
     prefix: Option<String>,
     /// Most keys per range request; pages also stay near 1 MiB [env: ETCD_INVENTORY_PAGE_SIZE] [default: 10000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", global = true)]
     page_size: Option<String>,
     /// Time to connect to one endpoint [env: ETCDCTL_DIAL_TIMEOUT] [default: 2s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", global = true)]
     dial_timeout: Option<String>,
     /// Time to wait for each answer to start, and between its bytes; a stalled member
     /// passes the read to the next [env: ETCDCTL_COMMAND_TIMEOUT] [default: 5s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", global = true)]
     command_timeout: Option<String>,
     /// CA certificate (PEM) that signed etcd's certificate, instead of the public roots
     /// [env: ETCDCTL_CACERT]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     cacert: Option<String>,
     /// Client certificate (PEM) for etcd's --client-cert-auth [env: ETCDCTL_CERT]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     cert: Option<String>,
     /// Private key (PEM) of the client certificate [env: ETCDCTL_KEY]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     key: Option<String>,
     /// etcd user name (the password is not a flag) [env: ETCDCTL_USER, as NAME or NAME:PASSWORD]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     user: Option<String>,
     /// File whose first line is the etcd user's password [or env: ETCDCTL_PASSWORD]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     password_file: Option<String>,
+}
+
+/// How stored values are read (and, for typed values, written by import).
+#[derive(clap::Args, Debug)]
+struct ValueArgs {
     /// Emit values as plain strings that Ansible renders as templates; by default they are
     /// marked unsafe [env: ETCD_INVENTORY_TRUST_TEMPLATES]
-    #[arg(long)]
+    #[arg(long, global = true)]
     trust_templates: bool,
-    /// Decode values that are JSON into booleans, numbers, lists and maps
-    /// [env: ETCD_INVENTORY_TYPED_VALUES]
-    #[arg(long)]
+    /// Decode values that are JSON into booleans, numbers, lists and maps; import then
+    /// quotes strings that would decode [env: ETCD_INVENTORY_TYPED_VALUES]
+    #[arg(long, global = true)]
     typed_values: bool,
     /// Build nested maps from deeper keys such as hostvars/HOST/nginx/port
     /// [env: ETCD_INVENTORY_NESTED_KEYS]
-    #[arg(long)]
+    #[arg(long, global = true)]
     nested_keys: bool,
+}
+
+/// The `--list` cache.
+#[derive(clap::Args, Debug)]
+struct CacheArgs {
     /// Keep the --list answer in a cache file, validated against etcd before use
     /// [env: ETCD_INVENTORY_CACHE] [etcd.ini: [cache] enabled]
     #[arg(long)]
@@ -95,73 +126,206 @@ struct Cli {
     refresh_cache: bool,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Write an inventory into etcd: script-convention JSON, as `ansible-inventory -i ANY
+    /// --list --export` or `etcd-inventory --list` prints it.
+    #[command(long_about = IMPORT_HELP)]
+    Import(ImportArgs),
+    /// Report, one line each, what in the keyspace --list would refuse or skip, and what
+    /// Ansible would treat differently; exit 1 when --list would fail.
+    Check,
+}
+
+const IMPORT_HELP: &str = "\
+Write an inventory into etcd: script-convention JSON, as `ansible-inventory -i ANY --list \
+--export` or `etcd-inventory --list` prints it. The whole file is checked before anything is \
+written: not JSON, a wrong shape, a child group the file does not define, a name with \"/\", or \
+anything --list would refuse is an error, and etcd is left as it was.
+
+Importing is idempotent: keys that already hold the value are not written, and the report \
+counts keys created, changed, unchanged and deleted. Values that are not strings are written as \
+JSON text, which --typed-values reads back as the same types.
+
+Keys are written in transactions of at most --max-txn-ops writes (and 1 MiB), each guarded by \
+the revision the key was read at: if someone else changes a key meanwhile, that transaction \
+writes nothing and the import stops with an error; run it again. A large import is therefore \
+not one atomic change. A reader meanwhile sees some transactions and not others; each \
+etcd-inventory --list is still one consistent snapshot, at one revision. With --replace, \
+deletes run after every put: a host moved between groups may appear in both for a moment, \
+never in neither.";
+
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// The JSON file, or - for standard input.
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// Report what would change, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also delete keys under the prefix that the file does not have (not atomic: see --help).
+    #[arg(long)]
+    replace: bool,
+    /// Most writes per transaction: at most etcd's own --max-txn-ops.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    max_txn_ops: u32,
+    /// Take a name listed in children without an entry of its own as an empty group
+    /// (ansible-inventory --list leaves empty groups out) instead of an error.
+    #[arg(long)]
+    empty_groups: bool,
+}
+
+/// What to print on stdout, and whether the exit status says failure anyway (`check`
+/// with findings that make --list fail).
+struct Printed {
+    text: String,
+    failed: bool,
+}
+
+impl Printed {
+    fn ok(text: String) -> Printed {
+        Printed { text, failed: false }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // (clap's args_conflicts_with_subcommands would also refuse the global settings.)
+    if cli.command.is_some() && (cli.list || cli.host.is_some() || cli.graph.is_some()) {
+        let usage = "--list, --host and --graph are not used with a command";
+        Cli::command().error(clap::error::ErrorKind::ArgumentConflict, usage).exit();
+    }
     match run(cli) {
-        Ok(json) => {
+        Ok(printed) => {
             let mut out = std::io::stdout().lock();
             match out
-                .write_all(json.as_bytes())
+                .write_all(printed.text.as_bytes())
                 .and_then(|()| out.write_all(b"\n"))
                 .and_then(|()| out.flush())
             {
+                Ok(()) if printed.failed => ExitCode::FAILURE,
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(format!("cannot write the inventory: {e}")),
+                Err(e) => fail(format!("cannot write to stdout: {e}")),
             }
         }
         Err(message) => fail(message),
     }
 }
 
-/// Everything but printing: the JSON to print, or the one line that says what failed.
-fn run(cli: Cli) -> Result<String, String> {
-    let mode = match cli.host {
-        Some(host) => Mode::Host(host),
-        None => Mode::List,
-    };
-    let flags = Flags {
-        endpoints: cli.endpoints,
-        prefix: cli.prefix,
-        page_size: cli.page_size,
-        dial_timeout: cli.dial_timeout,
-        command_timeout: cli.command_timeout,
-        cacert: cli.cacert,
-        cert: cli.cert,
-        key: cli.key,
-        user: cli.user,
-        password_file: cli.password_file,
-        trust_templates: switch(cli.trust_templates),
-        typed_values: switch(cli.typed_values),
-        nested_keys: switch(cli.nested_keys),
-        cache: switch(cli.cache),
-        cache_path: cli.cache_path,
-        cache_max_age: cli.cache_max_age,
-        stale_cache_fallback: switch(cli.stale_cache_fallback),
-        refresh_cache: switch(cli.refresh_cache),
-    };
-    let env = |name: &str| std::env::var(name).ok();
-    let exe = std::env::current_exe().ok();
-    let ini = settings::load_ini(&env, exe.as_deref()).map_err(|e| e.to_string())?;
-    let settings = settings::resolve(&flags, &env, ini.as_ref()).map_err(|e| e.to_string())?;
-    let egress = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
-
+/// Everything but printing: what to print, or the one line that says what failed.
+fn run(cli: Cli) -> Result<Printed, String> {
+    let settings = resolve_settings(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
+    match cli.command {
+        Some(Command::Import(args)) => runtime.block_on(import(&settings, args)).map(Printed::ok),
+        Some(Command::Check) => {
+            let report = runtime.block_on(write_side::check(&settings))?;
+            let mut text: String = report.findings.iter().map(|f| format!("{f}\n")).collect();
+            text.push_str(&report.summary());
+            Ok(Printed {
+                failed: report.has_fatal(),
+                text,
+            })
+        }
+        None => {
+            let mode = match (cli.host, cli.graph) {
+                (Some(host), _) => Mode::Host(host),
+                (None, Some(root)) => Mode::Graph(root),
+                (None, None) => Mode::List,
+            };
+            read_inventory(&runtime, &settings, &mode).map(Printed::ok)
+        }
+    }
+}
+
+fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
+    let (c, v, k) = (&cli.connection, &cli.values, &cli.cache);
+    let flags = Flags {
+        endpoints: c.endpoints.clone(),
+        prefix: c.prefix.clone(),
+        page_size: c.page_size.clone(),
+        dial_timeout: c.dial_timeout.clone(),
+        command_timeout: c.command_timeout.clone(),
+        cacert: c.cacert.clone(),
+        cert: c.cert.clone(),
+        key: c.key.clone(),
+        user: c.user.clone(),
+        password_file: c.password_file.clone(),
+        trust_templates: switch(v.trust_templates),
+        typed_values: switch(v.typed_values),
+        nested_keys: switch(v.nested_keys),
+        cache: switch(k.cache),
+        cache_path: k.cache_path.clone(),
+        cache_max_age: k.cache_max_age.clone(),
+        stale_cache_fallback: switch(k.stale_cache_fallback),
+        refresh_cache: switch(k.refresh_cache),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let exe = std::env::current_exe().ok();
+    let ini = settings::load_ini(&env, exe.as_deref()).map_err(|e| e.to_string())?;
+    settings::resolve(&flags, &env, ini.as_ref()).map_err(|e| e.to_string())
+}
+
+/// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
+fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<String, String> {
+    let egress = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
     let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let call = Call {
-        runtime: &runtime,
+        runtime,
         sandbox: &sandbox,
-        settings: &settings,
+        settings,
         egress: &egress,
     };
-    let answer = match mode {
-        Mode::List if settings.cache.enabled => return call.list_cached(),
-        mode => call.answer(&mode)?,
+    let json = match mode {
+        Mode::Host(_) => {
+            let answer = call.answer(mode)?;
+            warn_skipped(settings, answer.skipped.as_ref());
+            return Ok(answer.json);
+        }
+        _ if settings.cache.enabled => call.list_cached()?,
+        _ => {
+            let answer = call.answer(&Mode::List)?;
+            warn_skipped(settings, answer.skipped.as_ref());
+            answer.json
+        }
     };
-    warn_skipped(&settings, answer.skipped.as_ref());
-    Ok(answer.json)
+    match mode {
+        Mode::Graph(root) => graph::render(&json, root).map_err(|e| e.to_string()),
+        _ => Ok(json),
+    }
+}
+
+async fn import(settings: &Settings, args: ImportArgs) -> Result<String, String> {
+    let (json, source) = if args.file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the inventory from standard input: {e}"))?;
+        (text, "standard input".to_string())
+    } else {
+        let text = std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file))?;
+        (text, args.file.clone())
+    };
+    let request = ImportRequest {
+        json,
+        source,
+        dry_run: args.dry_run,
+        replace: args.replace,
+        max_txn_ops: args.max_txn_ops as usize,
+        empty_groups: args.empty_groups,
+    };
+    let report = write_side::import(settings, &request).await?;
+    if report.non_strings > 0 && !settings.values.typed_values {
+        warn(&format!(
+            "{} value(s) are not strings: written as JSON text, which reads back as the same types only with \
+             typed values on (--typed-values, ETCD_INVENTORY_TYPED_VALUES or typed_values in etcd.ini)",
+            report.non_strings
+        ));
+    }
+    Ok(report.to_string())
 }
 
 /// What every call into the component needs.

@@ -71,7 +71,8 @@ impl Sandbox {
         let api = instance.etcd_inventory_inventory_inventory();
         let options = to_options(settings);
         let result = match mode {
-            Mode::List => api.call_list_inventory(&mut store, &options).await?,
+            // The tree is drawn from the list by the shell, as the component's run() does.
+            Mode::List | Mode::Graph(_) => api.call_list_inventory(&mut store, &options).await?,
             Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await?,
         };
         Ok(result.map(from_output).map_err(from_error))

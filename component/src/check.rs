@@ -1,0 +1,274 @@
+//! Checking a keyspace: everything in it that `--list` refuses, skips, or that Ansible treats
+//! differently from how it reads, one finding each. Pure, like the core it asks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::error::Error;
+use crate::inventory::{self, ALL, Group, Kv, LayoutError, META, UNGROUPED, find_cycle};
+use crate::layout::{Entry, Prefix, classify};
+use crate::values::ValueRules;
+
+/// One thing worth knowing about the keyspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// `--list` fails on this.
+    Fatal(LayoutError),
+    /// A key of no known shape: `--list` skips it.
+    UnknownKey(String),
+    /// A group named only as someone's child: it has no hosts, vars or children (a typo?).
+    EmptyChild { parent: String, child: String },
+    /// A group name Ansible warns about on every run, and rewrites when
+    /// TRANSFORM_INVALID_GROUP_CHARS asks it to.
+    GroupNameRewritten { group: String, safe: String },
+    /// A host with variables but in no group: it lands in `ungrouped`.
+    Ungrouped { host: String },
+}
+
+impl Finding {
+    /// Whether `--list` fails because of this.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Finding::Fatal(_))
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Fatal(e) => write!(f, "error: {}", Error::Layout(e.clone())),
+            Finding::UnknownKey(key) => write!(
+                f,
+                "warning: key {key:?} fits none of hostvars/HOST/VAR, groupvars/GROUP/VAR, hosts/GROUP/HOST, \
+                 groups/PARENT/CHILD: --list skips it"
+            ),
+            Finding::EmptyChild { parent, child } => write!(
+                f,
+                "warning: group {child:?} is a child of {parent:?} but has no hosts, vars or children of its own \
+                 (a misspelt name?)"
+            ),
+            Finding::GroupNameRewritten { group, safe } => write!(
+                f,
+                "warning: group {group:?} has characters Ansible flags in group names: it warns on every run, and \
+                 with TRANSFORM_INVALID_GROUP_CHARS=always names the group {safe:?}"
+            ),
+            Finding::Ungrouped { host } => write!(
+                f,
+                "warning: host {host:?} has variables but is in no group: it lands in \"ungrouped\""
+            ),
+        }
+    }
+}
+
+/// Every finding for the pairs under `prefix`, fatal ones first, each kind in key order.
+/// There are fatal findings exactly when [`inventory::build`] fails on the same pairs.
+pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> {
+    let dir = prefix.dir();
+    let mut fatal = Vec::new();
+    let mut warnings = Vec::new();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut own_content: BTreeSet<String> = BTreeSet::new();
+    let mut edges: Vec<(String, String)> = Vec::new();
+    let mut with_vars: BTreeSet<String> = BTreeSet::new();
+    let mut members: BTreeSet<String> = BTreeSet::new();
+
+    for kv in pairs {
+        let Ok(key) = std::str::from_utf8(&kv.key) else {
+            fatal.push(LayoutError::NonUtf8Key {
+                key: String::from_utf8_lossy(&kv.key).into_owned(),
+            });
+            continue;
+        };
+        let Some(entry) = key.strip_prefix(&dir).and_then(|rest| classify(rest, rules.nested_keys)) else {
+            warnings.push(Finding::UnknownKey(key.to_string()));
+            continue;
+        };
+        let is_var = matches!(entry, Entry::HostVar { .. } | Entry::GroupVar { .. });
+        if is_var && std::str::from_utf8(&kv.value).is_err() {
+            fatal.push(LayoutError::NonUtf8Value { key: key.to_string() });
+        }
+        match entry {
+            Entry::HostVar { host, .. } => {
+                with_vars.insert(host.to_string());
+            }
+            Entry::GroupVar { group, .. } => {
+                own_content.insert(group.to_string());
+                groups.entry(group.to_string()).or_default();
+            }
+            Entry::Member { group, host } => {
+                own_content.insert(group.to_string());
+                groups.entry(group.to_string()).or_default();
+                members.insert(host.to_string());
+            }
+            Entry::Child { parent, child } => {
+                own_content.insert(parent.to_string());
+                groups.entry(child.to_string()).or_default();
+                groups.entry(parent.to_string()).or_default().children.insert(child.to_string());
+                edges.push((parent.to_string(), child.to_string()));
+            }
+        }
+    }
+
+    if groups.contains_key(META) {
+        fatal.push(LayoutError::ReservedGroupName { group: META.to_string() });
+    }
+    for (parent, child) in &edges {
+        if child == ALL {
+            fatal.push(LayoutError::AllAsChild { parent: parent.clone() });
+            // Reported; keep it out of the loop search so it is not reported twice.
+            groups.get_mut(parent).map(|g| g.children.remove(ALL));
+        }
+    }
+    // Each loop found is reported and broken at its last edge, so the next search finds
+    // another; at most one search per edge.
+    for _ in 0..=edges.len() {
+        let Some(cycle) = find_cycle(&groups) else { break };
+        let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
+        groups.get_mut(from).map(|g| g.children.remove(to));
+        fatal.push(LayoutError::ChildrenCycle(cycle));
+    }
+    // Whatever else the reader refuses (nested-key clashes), in its own words.
+    if fatal.is_empty()
+        && let Err(e) = inventory::build(prefix, pairs, rules)
+    {
+        fatal.push(e);
+    }
+
+    for (parent, child) in &edges {
+        // `groups/all/X` declares an empty group on purpose (import writes it so).
+        if parent != ALL && child != ALL && child != UNGROUPED && !own_content.contains(child) {
+            warnings.push(Finding::EmptyChild {
+                parent: parent.clone(),
+                child: child.clone(),
+            });
+        }
+    }
+    for group in groups.keys() {
+        if let Some(safe) = safe_group_name(group) {
+            warnings.push(Finding::GroupNameRewritten {
+                group: group.clone(),
+                safe,
+            });
+        }
+    }
+    for host in with_vars.difference(&members) {
+        warnings.push(Finding::Ungrouped { host: host.clone() });
+    }
+
+    fatal.into_iter().map(Finding::Fatal).chain(warnings).collect()
+}
+
+/// The name Ansible makes of `group` when it rewrites invalid characters, or `None` when it
+/// has none. Ansible's rule (`INVALID_VARIABLE_NAMES`, `^[\d\W]|[^\w]` on text): a leading
+/// digit or any character that is not a letter, digit or `_` becomes `_`.
+pub fn safe_group_name(group: &str) -> Option<String> {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let safe: String = group
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if !word(c) || (i == 0 && c.is_numeric()) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    // `all` and `ungrouped` are Ansible's own and always valid.
+    (safe != group).then_some(safe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: &[u8]) -> Kv {
+        Kv {
+            key: key.as_bytes().to_vec(),
+            value: value.to_vec(),
+        }
+    }
+
+    fn lines(pairs: &[Kv]) -> Vec<String> {
+        check(&Prefix::new("/ansible"), pairs, &ValueRules::default())
+            .iter()
+            .map(|f| f.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_keyspace_has_no_findings() {
+        let pairs = [
+            kv("/ansible/groups/prod/web", b""),
+            kv("/ansible/groupvars/all/ntp", b"x"),
+            kv("/ansible/hosts/web/web01", b""),
+            kv("/ansible/hostvars/web01/ip", b"10.0.0.1"),
+            kv("/ansible/hosts/ungrouped/bare", b""),
+        ];
+        assert_eq!(lines(&pairs), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_problem_is_one_line_fatal_first() {
+        let pairs = [
+            kv("/ansible/groups/a/b", b""),
+            kv("/ansible/groups/b/a", b""),
+            kv("/ansible/groups/c/d", b""),
+            kv("/ansible/groups/d/c", b""),
+            kv("/ansible/groups/web/all", b""),
+            kv("/ansible/groups/web/edge", b""),
+            kv("/ansible/hosts/web-servers/w1", b""),
+            kv("/ansible/hosts/2fa/w1", b""),
+            kv("/ansible/hostvars/lonely/ip", b"x"),
+            kv("/ansible/hostvars/w1/bad", b"\xff"),
+            kv("/ansible/hosts/web/w1", b"\xff"),
+            kv("/ansible/junk", b""),
+        ];
+        let got = lines(&pairs);
+        let expected = [
+            "error: the value of key \"/ansible/hostvars/w1/bad\" is not valid UTF-8",
+            "error: group \"web\" names \"all\" as a child",
+            "error: group children form a loop: a -> b -> a",
+            "error: group children form a loop: c -> d -> c",
+            "warning: key \"/ansible/junk\" fits none of",
+            "warning: group \"edge\" is a child of \"web\" but has no hosts",
+            "warning: group \"2fa\" has characters Ansible flags in group names: it warns on every run, and with \
+             TRANSFORM_INVALID_GROUP_CHARS=always names the group \"_fa\"",
+            "warning: group \"web-servers\" has characters",
+            "warning: host \"lonely\" has variables but is in no group",
+        ];
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (line, start) in got.iter().zip(expected) {
+            assert!(line.starts_with(start), "{line:?} should start with {start:?}");
+        }
+    }
+
+    #[test]
+    fn fatal_findings_agree_with_the_reader() {
+        let nested = ValueRules {
+            nested_keys: true,
+            ..ValueRules::default()
+        };
+        let cases: Vec<(Vec<Kv>, ValueRules)> = vec![
+            (vec![kv("/ansible/hostvars/h/a", b"1"), kv("/ansible/hostvars/h/a/b", b"2")], nested),
+            (vec![kv("/ansible/groupvars/_meta/x", b"1")], ValueRules::default()),
+            (vec![Kv { key: b"/ansible/\xff".to_vec(), value: vec![] }], ValueRules::default()),
+            (vec![kv("/ansible/hosts/g/h", b"\xff")], ValueRules::default()),
+            (vec![kv("/ansible/groups/g/g", b"")], ValueRules::default()),
+        ];
+        for (pairs, rules) in cases {
+            let prefix = Prefix::new("/ansible");
+            let fails = inventory::build(&prefix, &pairs, &rules).is_err();
+            let fatal = check(&prefix, &pairs, &rules).iter().any(Finding::is_fatal);
+            assert_eq!(fatal, fails, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn safe_names_follow_ansible() {
+        assert_eq!(safe_group_name("web_01"), None);
+        assert_eq!(safe_group_name("café"), None);
+        assert_eq!(safe_group_name("web-01.eu"), Some("web_01_eu".into()));
+        assert_eq!(safe_group_name("1st"), Some("_st".into()));
+        assert_eq!(safe_group_name("a1"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! The host's gRPC side (etcd-client), for the write side and checks: a connection made
+//! from the same settings the reader uses, consistent paged reads of a prefix, guarded
+//! transactions, and etcd's errors said in one line.
+
+use std::time::Duration;
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_inventory::import::{Existing, Write};
+use etcd_inventory::layout::KeyRange;
+use etcd_inventory::settings::Settings;
+
+/// Keys per page of a read: pages stay a few MiB with inventory-sized values.
+const PAGE_KEYS: i64 = 10_000;
+/// The largest answer accepted: well above any page of inventory keys (tonic's default,
+/// 4 MiB, is too small for a page of large values).
+const MAX_ANSWER_BYTES: usize = 256 << 20;
+/// gRPC status codes etcd answers with, as numbers (tonic's `Code` as i32).
+const UNAVAILABLE: i32 = 14;
+const UNAUTHENTICATED: i32 = 16;
+const PERMISSION_DENIED: i32 = 7;
+const OUT_OF_RANGE: i32 = 11;
+const INVALID_ARGUMENT: i32 = 3;
+
+/// A connected client, and what its errors need to name.
+#[derive(Clone)]
+pub struct Etcd {
+    client: Client,
+    endpoints: String,
+    user: Option<String>,
+}
+
+impl std::fmt::Debug for Etcd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Etcd").field("endpoints", &self.endpoints).finish()
+    }
+}
+
+/// Everything under a range at one revision.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub revision: i64,
+    pub kvs: Vec<Existing>,
+}
+
+impl Etcd {
+    /// Connects (and authenticates, when a user is set) with the reader's settings:
+    /// endpoints, TLS files, credentials, dial and command timeouts.
+    pub async fn connect(settings: &Settings) -> Result<Etcd, String> {
+        let mut options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_millis(settings.dial_timeout_ms.into()))
+            .with_timeout(Duration::from_millis(settings.command_timeout_ms.into()));
+        if let Some(credentials) = &settings.credentials {
+            options = options.with_user(credentials.user.clone(), credentials.password.clone());
+        }
+        if settings.endpoints.iter().any(|e| e.starts_with("https://")) {
+            options = options.with_tls(tls_options(settings)?);
+        }
+        let endpoints = settings.endpoints.join(",");
+        let user = settings.credentials.as_ref().map(|c| c.user.clone());
+        let client = Client::connect(&settings.endpoints, Some(options))
+            .await
+            .map_err(|e| describe(&e, &endpoints, user.as_deref(), "connection"))?;
+        Ok(Etcd { client, endpoints, user })
+    }
+
+    /// Every key in `range` with its value and last change, read in pages pinned to the
+    /// revision of the first, so that the result is one consistent snapshot. A revision
+    /// compacted mid-read restarts the read once, at the newest revision.
+    pub async fn read(&self, range: &KeyRange) -> Result<Snapshot, String> {
+        match self.read_pinned(range).await {
+            Err(e) if status_code(&e) == Some(OUT_OF_RANGE) => self.read_pinned(range).await,
+            other => other,
+        }
+        .map_err(|e| self.describe(&e, "read"))
+    }
+
+    async fn read_pinned(&self, range: &KeyRange) -> Result<Snapshot, etcd_client::Error> {
+        let mut kv = self.client.kv_client().max_decoding_message_size(MAX_ANSWER_BYTES);
+        let mut start = range.start.clone();
+        let mut revision = 0;
+        let mut kvs = Vec::new();
+        // Each page moves `start` past its last key, so the loop ends with the range.
+        loop {
+            let options = GetOptions::new()
+                .with_range(range.end.clone())
+                .with_limit(PAGE_KEYS)
+                .with_revision(revision);
+            let mut page = kv.get(start.clone(), Some(options)).await?;
+            if revision == 0 {
+                revision = page.header().map(|h| h.revision()).unwrap_or_default();
+            }
+            let more = page.more();
+            let items = page.take_kvs();
+            if let Some(last) = items.last() {
+                start = last.key().to_vec();
+                start.push(0);
+            }
+            kvs.extend(items.into_iter().map(|item| {
+                let mod_revision = item.mod_revision();
+                let (key, value) = item.into_key_value();
+                Existing {
+                    key,
+                    value,
+                    mod_revision,
+                }
+            }));
+            if !more {
+                return Ok(Snapshot { revision, kvs });
+            }
+        }
+    }
+
+    /// Applies `writes` in one transaction, each guarded by the revision it was planned
+    /// against. `Ok(false)`: some key changed meanwhile and nothing in it was written.
+    pub async fn apply(&self, writes: &[Write]) -> Result<bool, String> {
+        let mut compares = Vec::with_capacity(writes.len());
+        let mut ops = Vec::with_capacity(writes.len());
+        for write in writes {
+            match write {
+                Write::Create { key, value } => {
+                    compares.push(Compare::create_revision(key.as_bytes(), CompareOp::Equal, 0));
+                    ops.push(TxnOp::put(key.as_bytes(), value.as_bytes(), None));
+                }
+                Write::Change {
+                    key,
+                    value,
+                    mod_revision,
+                } => {
+                    compares.push(Compare::mod_revision(key.as_bytes(), CompareOp::Equal, *mod_revision));
+                    ops.push(TxnOp::put(key.as_bytes(), value.as_bytes(), None));
+                }
+                Write::Delete { key, mod_revision } => {
+                    compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, *mod_revision));
+                    ops.push(TxnOp::delete(key.clone(), None));
+                }
+            }
+        }
+        let txn = Txn::new().when(compares).and_then(ops);
+        let answer = self
+            .client
+            .kv_client()
+            .txn(txn)
+            .await
+            .map_err(|e| self.describe(&e, "write"))?;
+        Ok(answer.succeeded())
+    }
+
+    fn describe(&self, error: &etcd_client::Error, doing: &str) -> String {
+        describe(error, &self.endpoints, self.user.as_deref(), doing)
+    }
+}
+
+/// TLS as the reader's https client does it: the configured CA, else the public roots,
+/// and the client certificate when one is set.
+fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions, String> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+    };
+    let tls = &settings.tls;
+    let mut options = etcd_client::TlsOptions::new();
+    options = match &tls.ca_cert {
+        Some(ca) => options.ca_certificate(etcd_client::Certificate::from_pem(read(ca, "CA certificate")?)),
+        None => options.with_webpki_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        let identity = etcd_client::Identity::from_pem(read(cert, "client certificate")?, read(key, "client key")?);
+        options = options.identity(identity);
+    }
+    Ok(options)
+}
+
+fn status_code(error: &etcd_client::Error) -> Option<i32> {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => Some(status.code().into()),
+        _ => None,
+    }
+}
+
+/// One line: what failed (`doing`: "connection", "read", "write"), etcd's own words, and
+/// what to check.
+fn describe(error: &etcd_client::Error, endpoints: &str, user: Option<&str>, doing: &str) -> String {
+    let user_text = user.map_or("without a user".to_string(), |u| format!("as user {u:?}"));
+    match error {
+        etcd_client::Error::GRpcStatus(status) if i32::from(status.code()) == UNAVAILABLE => format!(
+            "cannot reach etcd at {endpoints} for the {doing}: {} (check that etcd runs there, or set \
+             --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)",
+            with_sources(status.message(), std::error::Error::source(status))
+        ),
+        etcd_client::Error::GRpcStatus(status) => {
+            let message = status.message();
+            let hint = match i32::from(status.code()) {
+                PERMISSION_DENIED => format!(" (the etcd user's roles must allow this on the prefix; {user_text})"),
+                UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("authentication failed") => {
+                    " (check ETCDCTL_USER and ETCDCTL_PASSWORD, --user and --password-file, or etcd.ini)".to_string()
+                }
+                UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("user name is empty") => {
+                    " (this etcd requires authentication: set ETCDCTL_USER, --user or username in etcd.ini)"
+                        .to_string()
+                }
+                INVALID_ARGUMENT if message.contains("too many operations") => {
+                    " (lower --max-txn-ops to etcd's --max-txn-ops)".to_string()
+                }
+                INVALID_ARGUMENT if message.contains("request is too large") => {
+                    " (a value is larger than etcd's --max-request-bytes, 1.5 MiB by default)".to_string()
+                }
+                _ => String::new(),
+            };
+            format!("etcd at {endpoints} refused the {doing}: {message}{hint}")
+        }
+        other => format!(
+            "cannot reach etcd at {endpoints} for the {doing}: {} (check that etcd runs there, or set \
+             --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)",
+            with_sources(&other.to_string(), std::error::Error::source(other))
+        ),
+    }
+}
+
+/// A message and the errors beneath it on one line (transport errors keep the useful part,
+/// such as "Connection refused", in a source).
+fn with_sources(message: &str, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut text = message.to_string();
+    while let Some(inner) = source {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = inner.source();
+    }
+    text
+}
