@@ -78,7 +78,10 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             });
             continue;
         };
-        let Some(entry) = key.strip_prefix(&dir).and_then(|rest| classify(rest, rules.nested_keys)) else {
+        let Some(entry) = key
+            .strip_prefix(&dir)
+            .and_then(|rest| classify(rest, rules.nested_keys))
+        else {
             warnings.push(Finding::UnknownKey(key.to_string()));
             continue;
         };
@@ -102,14 +105,20 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             Entry::Child { parent, child } => {
                 own_content.insert(parent.to_string());
                 groups.entry(child.to_string()).or_default();
-                groups.entry(parent.to_string()).or_default().children.insert(child.to_string());
+                groups
+                    .entry(parent.to_string())
+                    .or_default()
+                    .children
+                    .insert(child.to_string());
                 edges.push((parent.to_string(), child.to_string()));
             }
         }
     }
 
     if groups.contains_key(META) {
-        fatal.push(LayoutError::ReservedGroupName { group: META.to_string() });
+        fatal.push(LayoutError::ReservedGroupName {
+            group: META.to_string(),
+        });
     }
     for (parent, child) in &edges {
         if child == ALL {
@@ -165,13 +174,7 @@ pub fn safe_group_name(group: &str) -> Option<String> {
     let safe: String = group
         .chars()
         .enumerate()
-        .map(|(i, c)| {
-            if !word(c) || (i == 0 && c.is_numeric()) {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|(i, c)| if !word(c) || (i == 0 && c.is_numeric()) { '_' } else { c })
         .collect();
     // `all` and `ungrouped` are Ansible's own and always valid.
     (safe != group).then_some(safe)
@@ -249,9 +252,18 @@ mod tests {
             ..ValueRules::default()
         };
         let cases: Vec<(Vec<Kv>, ValueRules)> = vec![
-            (vec![kv("/ansible/hostvars/h/a", b"1"), kv("/ansible/hostvars/h/a/b", b"2")], nested),
+            (
+                vec![kv("/ansible/hostvars/h/a", b"1"), kv("/ansible/hostvars/h/a/b", b"2")],
+                nested,
+            ),
             (vec![kv("/ansible/groupvars/_meta/x", b"1")], ValueRules::default()),
-            (vec![Kv { key: b"/ansible/\xff".to_vec(), value: vec![] }], ValueRules::default()),
+            (
+                vec![Kv {
+                    key: b"/ansible/\xff".to_vec(),
+                    value: vec![],
+                }],
+                ValueRules::default(),
+            ),
             (vec![kv("/ansible/hosts/g/h", b"\xff")], ValueRules::default()),
             (vec![kv("/ansible/groups/g/g", b"")], ValueRules::default()),
         ];

@@ -78,7 +78,9 @@ struct GroupData<'a> {
 /// and proves it by building it as `--list` would.
 pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Encoded, ImportError> {
     let doc: Value = serde_json::from_str(json).map_err(|e| ImportError::NotJson(e.to_string()))?;
-    let top = doc.as_object().ok_or_else(|| shape("the file", "an object of groups and _meta"))?;
+    let top = doc
+        .as_object()
+        .ok_or_else(|| shape("the file", "an object of groups and _meta"))?;
 
     let mut groups: BTreeMap<&str, GroupData> = BTreeMap::new();
     let mut hostvars: BTreeMap<&str, Vec<(&str, &Value)>> = BTreeMap::new();
@@ -142,7 +144,13 @@ pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Enc
         .filter(|g| *g != ALL && *g != UNGROUPED && !out.present.contains(g))
         .collect();
     for group in loose_groups {
-        out.key(Entry::Child { parent: ALL, child: group }, [group, group]);
+        out.key(
+            Entry::Child {
+                parent: ALL,
+                child: group,
+            },
+            [group, group],
+        );
     }
 
     // The reader's own rules decide what it would refuse; one source of truth.
@@ -223,7 +231,7 @@ fn read_group<'a>(name: &str, data: &'a Value) -> Result<GroupData<'a>, ImportEr
     match data {
         // The convention's short form: a group that is just a list of hosts.
         Value::Array(_) => Ok(GroupData {
-            hosts: names(data, || at(), "a list of host names")?,
+            hosts: names(data, at, "a list of host names")?,
             ..GroupData::default()
         }),
         Value::Object(fields) => {
@@ -235,17 +243,30 @@ fn read_group<'a>(name: &str, data: &'a Value) -> Result<GroupData<'a>, ImportEr
                         group.children = names(value, || format!("{}, children", at()), "a list of group names")?
                     }
                     "vars" => group.vars = vars(value, || format!("{}, vars", at()))?,
-                    _ => return Err(shape(format!("{}, field {field:?}", at()), "only hosts, vars and children")),
+                    _ => {
+                        return Err(shape(
+                            format!("{}, field {field:?}", at()),
+                            "only hosts, vars and children",
+                        ));
+                    }
                 }
             }
             Ok(group)
         }
-        _ => Err(shape(at(), "an object with hosts, vars and children, or a list of hosts")),
+        _ => Err(shape(
+            at(),
+            "an object with hosts, vars and children, or a list of hosts",
+        )),
     }
 }
 
-fn read_meta<'a>(data: &'a Value, hostvars: &mut BTreeMap<&'a str, Vec<(&'a str, &'a Value)>>) -> Result<(), ImportError> {
-    let meta = data.as_object().ok_or_else(|| shape("_meta", "an object with hostvars"))?;
+fn read_meta<'a>(
+    data: &'a Value,
+    hostvars: &mut BTreeMap<&'a str, Vec<(&'a str, &'a Value)>>,
+) -> Result<(), ImportError> {
+    let meta = data
+        .as_object()
+        .ok_or_else(|| shape("_meta", "an object with hostvars"))?;
     // Other fields (ansible-inventory 2.19 adds "profile") say nothing about the inventory.
     let Some(all) = meta.get("hostvars") else {
         return Ok(());
@@ -267,7 +288,7 @@ fn names<'a>(value: &'a Value, at: impl Fn() -> String, expected: &'static str) 
         .collect()
 }
 
-fn vars<'a>(value: &'a Value, at: impl Fn() -> String) -> Result<Vec<(&'a str, &'a Value)>, ImportError> {
+fn vars(value: &Value, at: impl Fn() -> String) -> Result<Vec<(&str, &Value)>, ImportError> {
     let map: &Map<String, Value> = value.as_object().ok_or_else(|| shape(at(), "an object of variables"))?;
     Ok(map.iter().map(|(k, v)| (k.as_str(), v)).collect())
 }
@@ -292,11 +313,17 @@ fn check_names(
 fn first_bad<'a>(kind: &'static str, mut names: impl Iterator<Item = &'a str>) -> Option<ImportError> {
     names
         .find(|n| n.is_empty() || n.contains('/'))
-        .map(|n| ImportError::BadName { kind, name: n.to_string() })
+        .map(|n| ImportError::BadName {
+            kind,
+            name: n.to_string(),
+        })
 }
 
 fn shape(at: impl Into<String>, expected: &'static str) -> ImportError {
-    ImportError::Shape { at: at.into(), expected }
+    ImportError::Shape {
+        at: at.into(),
+        expected,
+    }
 }
 
 /// A key as etcd holds it now, with the revision that last changed it.
@@ -314,7 +341,11 @@ pub enum Write {
     /// Create a key that must still be absent.
     Create { key: String, value: String },
     /// Change a key still at `mod_revision`.
-    Change { key: String, value: String, mod_revision: i64 },
+    Change {
+        key: String,
+        value: String,
+        mod_revision: i64,
+    },
     /// Delete a key still at `mod_revision` (`--replace`).
     Delete { key: Vec<u8>, mod_revision: i64 },
 }
@@ -553,17 +584,38 @@ mod tests {
         let cases = [
             (json!([1]), "the file: expected an object of groups and _meta"),
             (json!({"web": "h1"}), "group \"web\": expected an object with hosts"),
-            (json!({"web": {"hosts": "h1"}}), "group \"web\", hosts: expected a list of host names"),
-            (json!({"web": {"hosts": [1]}}), "group \"web\", hosts: expected a list of host names"),
-            (json!({"web": {"vars": []}}), "group \"web\", vars: expected an object of variables"),
-            (json!({"web": {"host": []}}), "group \"web\", field \"host\": expected only hosts"),
+            (
+                json!({"web": {"hosts": "h1"}}),
+                "group \"web\", hosts: expected a list of host names",
+            ),
+            (
+                json!({"web": {"hosts": [1]}}),
+                "group \"web\", hosts: expected a list of host names",
+            ),
+            (
+                json!({"web": {"vars": []}}),
+                "group \"web\", vars: expected an object of variables",
+            ),
+            (
+                json!({"web": {"host": []}}),
+                "group \"web\", field \"host\": expected only hosts",
+            ),
             (json!({"_meta": []}), "_meta: expected an object with hostvars"),
-            (json!({"_meta": {"hostvars": {"h": 1}}}), "_meta, hostvars of \"h\": expected an object"),
+            (
+                json!({"_meta": {"hostvars": {"h": 1}}}),
+                "_meta, hostvars of \"h\": expected an object",
+            ),
             (json!({"a/b": ["h"]}), "group name \"a/b\" cannot be a key segment"),
             (json!({"web": ["a/b"]}), "host name \"a/b\" cannot be a key segment"),
             (json!({"web": ["" ]}), "host name \"\" cannot be a key segment"),
-            (json!({"_meta": {"hostvars": {"h": {"x/y": 1}}}}), "variable name \"x/y\""),
-            (json!({"a": {"children": ["b"]}, "b": {"children": ["a"]}}), "loop: a -> b -> a"),
+            (
+                json!({"_meta": {"hostvars": {"h": {"x/y": 1}}}}),
+                "variable name \"x/y\"",
+            ),
+            (
+                json!({"a": {"children": ["b"]}, "b": {"children": ["a"]}}),
+                "loop: a -> b -> a",
+            ),
             (json!({"a": {"children": ["all"]}}), "names \"all\" as a child"),
         ];
         for (file, expected) in cases {
@@ -571,7 +623,10 @@ mod tests {
             assert!(error.to_string().contains(expected), "{file}: {error}");
         }
         let not_json = encode(&Prefix::new(PREFIX), "{\"web\": ", ImportOptions::default()).unwrap_err();
-        assert!(matches!(not_json, ImportError::NotJson(ref m) if m.contains("line 1")), "{not_json}");
+        assert!(
+            matches!(not_json, ImportError::NotJson(ref m) if m.contains("line 1")),
+            "{not_json}"
+        );
     }
 
     fn existing(key: &str, value: &str, mod_revision: i64) -> Existing {
@@ -584,7 +639,11 @@ mod tests {
 
     #[test]
     fn plan_counts_and_guards_every_write() {
-        let wanted = pairs(&[("hosts/web/a", ""), ("hostvars/a/ip", "10.0.0.2"), ("hostvars/a/os", "linux")]);
+        let wanted = pairs(&[
+            ("hosts/web/a", ""),
+            ("hostvars/a/ip", "10.0.0.2"),
+            ("hostvars/a/os", "linux"),
+        ]);
         let now = vec![
             existing("hosts/web/a", "", 5),
             existing("hostvars/a/ip", "10.0.0.1", 6),

@@ -215,16 +215,31 @@ mod tests {
     fn key_is_the_inverse_of_classify() {
         let prefix = Prefix::new("/ansible/");
         for entry in [
-            Entry::HostVar { host: "web01", var: "ip" },
-            Entry::GroupVar { group: "web", var: "port" },
-            Entry::Member { group: "web", host: "web01" },
-            Entry::Child { parent: "prod", child: "web" },
+            Entry::HostVar {
+                host: "web01",
+                var: "ip",
+            },
+            Entry::GroupVar {
+                group: "web",
+                var: "port",
+            },
+            Entry::Member {
+                group: "web",
+                host: "web01",
+            },
+            Entry::Child {
+                parent: "prod",
+                child: "web",
+            },
         ] {
             let key = prefix.key(entry);
             let rest = key.strip_prefix(&prefix.dir()).expect("under the prefix");
             assert_eq!(classify(rest, false), Some(entry), "{key}");
         }
-        assert_eq!(Prefix::new("/").key(Entry::Member { group: "g", host: "h" }), "/hosts/g/h");
+        assert_eq!(
+            Prefix::new("/").key(Entry::Member { group: "g", host: "h" }),
+            "/hosts/g/h"
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl Etcd {
         let client = Client::connect(&settings.endpoints, Some(options))
             .await
             .map_err(|e| describe(&e, &endpoints, user.as_deref(), "connection"))?;
-        Ok(Etcd { client, endpoints, user })
+        Ok(Etcd {
+            client,
+            endpoints,
+            user,
+        })
     }
 
     /// Every key in `range` with its value and last change, read in pages pinned to the
@@ -194,8 +198,7 @@ fn describe(error: &etcd_client::Error, endpoints: &str, user: Option<&str>, doi
                     " (check ETCDCTL_USER and ETCDCTL_PASSWORD, --user and --password-file, or etcd.ini)".to_string()
                 }
                 UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("user name is empty") => {
-                    " (this etcd requires authentication: set ETCDCTL_USER, --user or username in etcd.ini)"
-                        .to_string()
+                    " (this etcd requires authentication: set ETCDCTL_USER, --user or username in etcd.ini)".to_string()
                 }
                 INVALID_ARGUMENT if message.contains("too many operations") => {
                     " (lower --max-txn-ops to etcd's --max-txn-ops)".to_string()

@@ -193,7 +193,9 @@ fn main() -> ExitCode {
     // (clap's args_conflicts_with_subcommands would also refuse the global settings.)
     if cli.command.is_some() && (cli.list || cli.host.is_some() || cli.graph.is_some()) {
         let usage = "--list, --host and --graph are not used with a command";
-        Cli::command().error(clap::error::ErrorKind::ArgumentConflict, usage).exit();
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, usage)
+            .exit();
     }
     match run(cli) {
         Ok(printed) => {

@@ -5,29 +5,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Etcd, SAMPLE_KV, ansible_command, binary, run, sample_yaml};
+use crate::support::{Etcd, SAMPLE_KV, ansible_command, ansible_json, binary, run, sample_yaml, sorted};
 
 /// `ansible-inventory -i SOURCE --list`. Values are trusted: a YAML inventory's plain
 /// strings are what our strings are then (unsafe marking is tested in `values`).
 fn ansible_inventory(source: &Path, etcd: &Etcd) -> Value {
-    let (mut command, _home) = ansible_command("ansible-inventory", source, etcd);
-    let run = run(command.arg("--list").env("ETCD_INVENTORY_TRUST_TEMPLATES", "true"));
-    assert_eq!(run.code, Some(0), "ansible-inventory -i {}: {run:#?}", source.display());
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("ansible-inventory printed no JSON ({e}): {run:#?}"))
-}
-
-/// Sorts every list: Ansible keeps a YAML file's order of hosts and children, we print
-/// them sorted, and the order carries no meaning for an inventory.
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Array(items) => {
-            let mut items: Vec<Value> = items.into_iter().map(sorted).collect();
-            items.sort_by_key(|v| v.to_string());
-            Value::Array(items)
-        }
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, sorted(v))).collect()),
-        other => other,
-    }
+    ansible_json(source, etcd, &["--list"], &[("ETCD_INVENTORY_TRUST_TEMPLATES", "true")])
 }
 
 #[test]

@@ -29,6 +29,8 @@ fn stock_wasmtime_prints_what_the_binary_prints() {
         &["--host", "web01"],
         &["--host", "nobody"],
         &["--list", "--page-size", "3"],
+        &["--graph"],
+        &["--graph", "web"],
     ] {
         let stock = wasmtime_run(&env, &[], args);
         let ours = inventory(&etcd, args);

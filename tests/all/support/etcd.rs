@@ -218,6 +218,22 @@ impl Etcd {
         .unwrap_or_else(|e| panic!("delete from etcd at {}: {e}", self.endpoint))
     }
 
+    /// Every key under `prefix` with its value, as text.
+    pub fn get_prefix(&self, prefix: &str) -> std::collections::BTreeMap<String, String> {
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            let answer = client
+                .get(prefix, Some(etcd_client::GetOptions::new().with_prefix()))
+                .await?;
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            Ok(answer
+                .kvs()
+                .iter()
+                .map(|kv| (text(kv.key()), text(kv.value())))
+                .collect())
+        })
+        .unwrap_or_else(|e| panic!("get from etcd at {}: {e}", self.endpoint))
+    }
+
     /// The cluster's current revision.
     pub fn revision(&self) -> i64 {
         self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {

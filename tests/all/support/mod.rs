@@ -152,6 +152,34 @@ pub fn ansible_command(program: &str, inventory: &Path, etcd: &Etcd) -> (std::pr
     (command, home)
 }
 
+/// `ansible-inventory -i SOURCE ARGS` with `env`, parsed as JSON (it must succeed).
+pub fn ansible_json(source: &Path, etcd: &Etcd, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let (mut command, _home) = ansible_command("ansible-inventory", source, etcd);
+    command.args(args).envs(env.iter().copied());
+    let run = run(&mut command);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "ansible-inventory -i {} {args:?}: {run:#?}",
+        source.display()
+    );
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("ansible-inventory printed no JSON ({e}): {run:#?}"))
+}
+
+/// Sorts every list: Ansible keeps a YAML file's order of hosts and children, we print
+/// them sorted, and the order carries no meaning for an inventory.
+pub fn sorted(value: Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.into_iter().map(sorted).collect();
+            items.sort_by_key(|v| v.to_string());
+            Value::Array(items)
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, sorted(v))).collect()),
+        other => other,
+    }
+}
+
 /// Makes a spawned server die with the test process, even if the test aborts before Drop.
 pub fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt as _;
