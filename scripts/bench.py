@@ -4,10 +4,15 @@ N hosts x 10 vars in 20 groups (wall time, median of several runs, and peak RSS)
 With --cache, then the --list cache on the same etcd and data: a validated hit on an idle
 cluster, a validated hit after writes outside the prefix, a miss after a put under the
 prefix (full read and cache rewrite), and the cache file's size.
+With --import, then `etcd-inventory import` of that inventory (our own --list of it) into a
+fresh prefix: keys per second for the first import (every key created) and for a second one
+(every key unchanged), with a check that the imported prefix lists the same inventory.
 
 Starts its own etcd on a free loopback port with a temporary data dir, loads the data
 through the v3 JSON gateway in transactions of 128 puts, and stops etcd at the end.
+etcd's data dir is on /dev/shm (no disk syncs) unless --disk is given.
 Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-inventory] [--cache]
+                        [--import] [--disk]
 """
 import argparse
 import base64
@@ -190,6 +195,27 @@ def bench_cache(args, binary, env, client, prefix, full):
         shutil.rmtree(cache_dir, ignore_errors=True)
 
 
+def bench_import(binary, env, keys):
+    """`import` of the /bench inventory into /imported, then again; one run each (the second
+    measures an idempotent re-import: one read of the prefix, nothing written)."""
+    listing = tempfile.NamedTemporaryFile(prefix="etcd-inventory-bench-", suffix=".json", delete=False)
+    try:
+        listing.write(run_output([binary, "--list", "--prefix", "/bench"], env))
+        listing.close()
+        size = os.path.getsize(listing.name)
+        for attempt in ("first import (all created)", "second import (all unchanged)"):
+            t, rss = measure([binary, "import", listing.name, "--prefix", "/imported"], env, 1)
+            print(f"{attempt}: {keys} keys from a {size / 2**20:.1f} MiB file in {t[0]:.2f} s = "
+                  f"{keys / t[0]:,.0f} keys/s, peak RSS {rss / 1024:.1f} MiB")
+        same = run_output([binary, "--list", "--prefix", "/imported"], env) == \
+            run_output([binary, "--list", "--prefix", "/bench"], env)
+        print(f"imported prefix lists the same inventory: {same}")
+        if not same:
+            raise SystemExit("the imported inventory differs")
+    finally:
+        os.unlink(listing.name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=10000)
@@ -197,10 +223,14 @@ def main():
     ap.add_argument("--bin", default="target/release/etcd-inventory")
     ap.add_argument("--page-size", type=int, help="keys per range request (default: the binary's)")
     ap.add_argument("--cache", action="store_true", help="then measure the --list cache on the same data")
+    ap.add_argument("--import", dest="imports", action="store_true", help="then measure import of the same data")
+    ap.add_argument("--disk", action="store_true", help="etcd's data dir on disk, not /dev/shm")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
 
-    data = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    in_memory = os.path.isdir("/dev/shm") and not args.disk
+    data = tempfile.mkdtemp(dir="/dev/shm" if in_memory else None)
+    print(f"etcd data dir: {data} ({'tmpfs, no disk syncs' if in_memory else 'disk'})")
     client, peer = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
     etcd = subprocess.Popen(
         ["etcd", "--name", "bench", "--data-dir", f"{data}/data", "--listen-client-urls", client,
@@ -245,6 +275,8 @@ def main():
         print(f"{args.hosts} hosts --host: median {statistics.median(t) * 1000:.1f} ms, peak RSS {rss / 1024:.1f} MiB")
         if args.cache:
             bench_cache(args, binary, env, client, "/bench", full)
+        if args.imports:
+            bench_import(binary, env, keys)
     finally:
         etcd.kill()
         etcd.wait()
