@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The demo: starts a throwaway etcd on a free loopback port, loads the sample inventory
-# (tests/data/sample.kv), prints `etcd-inventory --list` and `--host web01`, stops etcd.
+# (tests/data/sample.kv), prints `etcd-inventory --list`, `--host web01` and `--graph`, checks
+# the keyspace, imports the listing as a copy under another prefix, and stops etcd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_wasm_target
-ensure_apt_tools etcd:etcd-server etcdctl:etcd-client
+# protoc: etcd-client (import and check speak gRPC) generates its code at build time.
+ensure_apt_tools etcd:etcd-server etcdctl:etcd-client protoc:protobuf-compiler
 step "building etcd-inventory (cargo build --release)"
 cargo build --release --locked
 bin=$PWD/target/release/etcd-inventory
@@ -49,3 +51,13 @@ step "etcd-inventory --list"
 "$bin" --list | python3 -m json.tool
 step "etcd-inventory --host web01"
 "$bin" --host web01 | python3 -m json.tool
+step "etcd-inventory --graph"
+"$bin" --graph
+step "etcd-inventory check"
+"$bin" check
+step "etcd-inventory --list | etcd-inventory import --prefix /copy -   (written over gRPC)"
+"$bin" --list | "$bin" import --prefix /copy -
+step "the same import again: nothing to write"
+"$bin" --list | "$bin" import --prefix /copy -
+step "etcd-inventory --graph --prefix /copy"
+"$bin" --graph --prefix /copy

@@ -2,10 +2,12 @@
 //! own `--list` print) becomes the keys that say it, and is compared with what etcd holds.
 //! Pure: the host's `import` command reads the file and etcd, and writes, around it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -24,10 +26,10 @@ pub struct ImportOptions {
     pub empty_groups: bool,
 }
 
-/// The keys an inventory needs, with their values, sorted.
+/// The keys an inventory needs, with their values, sorted by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
-    pub pairs: BTreeMap<String, String>,
+    pub pairs: Vec<Kv>,
     /// Variables whose value is not a string (written as JSON text).
     pub non_strings: u64,
 }
@@ -77,19 +79,62 @@ struct GroupData<'a> {
 /// Turns script-convention JSON into the keys under `prefix` that say the same inventory,
 /// and proves it by building it as `--list` would.
 pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Encoded, ImportError> {
-    let doc: Value = serde_json::from_str(json).map_err(|e| ImportError::NotJson(e.to_string()))?;
-    let top = doc
-        .as_object()
-        .ok_or_else(|| shape("the file", "an object of groups and _meta"))?;
+    let (pairs, non_strings) = collect(prefix, json, options)?;
+    // Moved, not copied: a large inventory has a million keys.
+    let pairs: Vec<Kv> = pairs
+        .into_iter()
+        .map(|(k, v)| Kv {
+            key: k.into_bytes(),
+            value: v.into_bytes(),
+        })
+        .collect();
+    // The reader's own rules decide what it would refuse; one source of truth.
+    inventory::build(prefix, &pairs, &ValueRules::default()).map_err(ImportError::Layout)?;
+    Ok(Encoded { pairs, non_strings })
+}
 
-    let mut groups: BTreeMap<&str, GroupData> = BTreeMap::new();
-    let mut hostvars: BTreeMap<&str, Vec<(&str, &Value)>> = BTreeMap::new();
-    for (name, data) in top {
+/// Host variables by host, each value still JSON text: a large file's millions of values
+/// are decoded one at a time as they are written, never all at once.
+type RawHostVars<'a> = BTreeMap<Cow<'a, str>, BTreeMap<Cow<'a, str>, &'a RawValue>>;
+
+/// The `_meta` entry; other fields (ansible-inventory 2.19 adds "profile") say nothing
+/// about the inventory.
+#[derive(serde::Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    hostvars: RawHostVars<'a>,
+}
+
+/// Every key with its value, and how many values were not strings.
+fn collect(
+    prefix: &Prefix,
+    json: &str,
+    options: ImportOptions,
+) -> Result<(BTreeMap<String, String>, u64), ImportError> {
+    let top: BTreeMap<Cow<str>, &RawValue> = serde_json::from_str(json).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => shape("the file", "an object of groups and _meta"),
+        _ => ImportError::NotJson(e.to_string()),
+    })?;
+    let mut hostvars = RawHostVars::new();
+    let mut group_docs: BTreeMap<&str, Value> = BTreeMap::new();
+    for (name, raw) in &top {
         if name == META {
-            read_meta(data, &mut hostvars)?;
+            // (serde would also take a struct from a list of its fields.)
+            if !raw.get().starts_with('{') {
+                return Err(meta_shape_error(raw));
+            }
+            hostvars = serde_json::from_str::<Meta>(raw.get())
+                .map_err(|_| meta_shape_error(raw))?
+                .hostvars;
         } else {
-            groups.insert(name, read_group(name, data)?);
+            // Groups are few and small next to the variables: decoded whole.
+            let doc = serde_json::from_str(raw.get()).map_err(|e| ImportError::NotJson(e.to_string()))?;
+            group_docs.insert(name, doc);
         }
+    }
+    let mut groups: BTreeMap<&str, GroupData> = BTreeMap::new();
+    for (name, doc) in &group_docs {
+        groups.insert(name, read_group(name, doc)?);
     }
     check_names(&groups, &hostvars)?;
     if !options.empty_groups {
@@ -106,12 +151,14 @@ pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Enc
     let mut out = Writer {
         prefix,
         typed: options.typed_values,
-        encoded: Encoded::default(),
+        pairs: BTreeMap::new(),
+        non_strings: 0,
         present: BTreeSet::new(),
     };
     for (host, vars) in &hostvars {
-        for (var, value) in vars {
-            out.var(Entry::HostVar { host, var }, value, host);
+        for (var, raw) in vars {
+            let value: Value = serde_json::from_str(raw.get()).expect("checked as JSON with the file");
+            out.var(Entry::HostVar { host, var }, &value, host);
         }
     }
     for (group, data) in &groups {
@@ -152,33 +199,37 @@ pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Enc
             [group, group],
         );
     }
+    Ok((out.pairs, out.non_strings))
+}
 
-    // The reader's own rules decide what it would refuse; one source of truth.
-    let kvs: Vec<Kv> = out
-        .encoded
-        .pairs
-        .iter()
-        .map(|(k, v)| Kv {
-            key: k.clone().into_bytes(),
-            value: v.clone().into_bytes(),
-        })
-        .collect();
-    inventory::build(prefix, &kvs, &ValueRules::default()).map_err(ImportError::Layout)?;
-    Ok(out.encoded)
+/// Where `_meta` went wrong: found by walking it, which only an error needs.
+fn meta_shape_error(raw: &RawValue) -> ImportError {
+    let at = |what: &str| shape(what.to_string(), "an object with hostvars, an object of hosts");
+    let Ok(Value::Object(meta)) = serde_json::from_str::<Value>(raw.get()) else {
+        return shape("_meta", "an object with hostvars");
+    };
+    let Some(Value::Object(hosts)) = meta.get("hostvars") else {
+        return at("_meta, hostvars");
+    };
+    match hosts.iter().find(|(_, vars)| !vars.is_object()) {
+        Some((host, _)) => shape(format!("_meta, hostvars of {host:?}"), "an object of variables"),
+        None => at("_meta"),
+    }
 }
 
 /// Collects keys, and which hosts and groups some key already mentions.
 struct Writer<'p, 'a> {
     prefix: &'p Prefix,
     typed: bool,
-    encoded: Encoded,
+    pairs: BTreeMap<String, String>,
+    non_strings: u64,
     present: BTreeSet<&'a str>,
 }
 
 impl<'a> Writer<'_, 'a> {
     fn key(&mut self, entry: Entry<'a>, names: [&'a str; 2]) {
         self.present.extend(names);
-        self.encoded.pairs.insert(self.prefix.key(entry), String::new());
+        self.pairs.insert(self.prefix.key(entry), String::new());
     }
 
     fn var(&mut self, entry: Entry<'a>, value: &Value, owner: &'a str) {
@@ -189,11 +240,11 @@ impl<'a> Writer<'_, 'a> {
             }
             Some(text) => text.to_string(),
             None => {
-                self.encoded.non_strings += 1;
+                self.non_strings += 1;
                 serde_json::to_string(&unmark(value)).expect("JSON serialises")
             }
         };
-        self.encoded.pairs.insert(self.prefix.key(entry), text);
+        self.pairs.insert(self.prefix.key(entry), text);
     }
 }
 
@@ -260,26 +311,6 @@ fn read_group<'a>(name: &str, data: &'a Value) -> Result<GroupData<'a>, ImportEr
     }
 }
 
-fn read_meta<'a>(
-    data: &'a Value,
-    hostvars: &mut BTreeMap<&'a str, Vec<(&'a str, &'a Value)>>,
-) -> Result<(), ImportError> {
-    let meta = data
-        .as_object()
-        .ok_or_else(|| shape("_meta", "an object with hostvars"))?;
-    // Other fields (ansible-inventory 2.19 adds "profile") say nothing about the inventory.
-    let Some(all) = meta.get("hostvars") else {
-        return Ok(());
-    };
-    let all = all
-        .as_object()
-        .ok_or_else(|| shape("_meta, hostvars", "an object of hosts"))?;
-    for (host, vars_of_host) in all {
-        hostvars.insert(host, vars(vars_of_host, || format!("_meta, hostvars of {host:?}"))?);
-    }
-    Ok(())
-}
-
 fn names<'a>(value: &'a Value, at: impl Fn() -> String, expected: &'static str) -> Result<Vec<&'a str>, ImportError> {
     let items = value.as_array().ok_or_else(|| shape(at(), expected))?;
     items
@@ -293,20 +324,18 @@ fn vars(value: &Value, at: impl Fn() -> String) -> Result<Vec<(&str, &Value)>, I
     Ok(map.iter().map(|(k, v)| (k.as_str(), v)).collect())
 }
 
-fn check_names(
-    groups: &BTreeMap<&str, GroupData>,
-    hostvars: &BTreeMap<&str, Vec<(&str, &Value)>>,
-) -> Result<(), ImportError> {
-    let group_names = groups.keys().chain(groups.values().flat_map(|g| g.children.iter()));
-    let host_names = hostvars.keys().chain(groups.values().flat_map(|g| g.hosts.iter()));
-    let var_names = hostvars
-        .values()
-        .flatten()
-        .chain(groups.values().flat_map(|g| g.vars.iter()))
-        .map(|(name, _)| name);
-    let error = first_bad("group", group_names.copied())
-        .or_else(|| first_bad("host", host_names.copied()))
-        .or_else(|| first_bad("variable", var_names.copied()));
+fn check_names(groups: &BTreeMap<&str, GroupData>, hostvars: &RawHostVars) -> Result<(), ImportError> {
+    let group_names = groups
+        .keys()
+        .chain(groups.values().flat_map(|g| g.children.iter()))
+        .copied();
+    let host_names = hostvars.keys().map(|h| h.as_ref());
+    let host_names = host_names.chain(groups.values().flat_map(|g| g.hosts.iter().copied()));
+    let var_names = hostvars.values().flat_map(|vars| vars.keys().map(|v| v.as_ref()));
+    let var_names = var_names.chain(groups.values().flat_map(|g| g.vars.iter().map(|(name, _)| *name)));
+    let error = first_bad("group", group_names)
+        .or_else(|| first_bad("host", host_names))
+        .or_else(|| first_bad("variable", var_names));
     error.map_or(Ok(()), Err)
 }
 
@@ -339,11 +368,11 @@ pub struct Existing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     /// Create a key that must still be absent.
-    Create { key: String, value: String },
+    Create { key: Vec<u8>, value: Vec<u8> },
     /// Change a key still at `mod_revision`.
     Change {
-        key: String,
-        value: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
         mod_revision: i64,
     },
     /// Delete a key still at `mod_revision` (`--replace`).
@@ -372,19 +401,27 @@ pub struct Plan {
     pub deleted: u64,
 }
 
-/// Compares the wanted keys with the existing ones (all keys under the prefix). Deletes
-/// come last, so that with `replace` a reader never sees a host gone before its new home
-/// exists.
-pub fn plan(wanted: BTreeMap<String, String>, existing: Vec<Existing>, replace: bool) -> Plan {
-    let mut now: BTreeMap<Vec<u8>, Existing> = existing.into_iter().map(|e| (e.key.clone(), e)).collect();
+/// Compares the wanted keys with the existing ones (all keys under the prefix) in one
+/// merge of the two sorted lists. Deletes come last, so that with `replace` a reader never
+/// sees a host gone before its new home exists.
+pub fn plan(mut wanted: Vec<Kv>, mut existing: Vec<Existing>, replace: bool) -> Plan {
+    // Both come sorted (a BTreeMap, etcd's key order): then these sorts cost one pass.
+    wanted.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    existing.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     let mut plan = Plan::default();
-    for (key, value) in wanted {
-        match now.remove(key.as_bytes()) {
+    let mut deletes = Vec::new();
+    let mut now = existing.into_iter().peekable();
+    for Kv { key, value } in wanted {
+        // Existing keys before this one are not wanted.
+        while let Some(old) = now.next_if(|old| old.key < key) {
+            deletes.push(old);
+        }
+        match now.next_if(|old| old.key == key) {
             None => {
                 plan.created += 1;
                 plan.writes.push(Write::Create { key, value });
             }
-            Some(old) if old.value == value.as_bytes() => plan.unchanged += 1,
+            Some(old) if old.value == value => plan.unchanged += 1,
             Some(old) => {
                 plan.changed += 1;
                 plan.writes.push(Write::Change {
@@ -395,14 +432,13 @@ pub fn plan(wanted: BTreeMap<String, String>, existing: Vec<Existing>, replace: 
             }
         }
     }
+    deletes.extend(now);
     if replace {
-        for (key, old) in now {
-            plan.deleted += 1;
-            plan.writes.push(Write::Delete {
-                key,
-                mod_revision: old.mod_revision,
-            });
-        }
+        plan.deleted = deletes.len() as u64;
+        plan.writes.extend(deletes.into_iter().map(|old| Write::Delete {
+            key: old.key,
+            mod_revision: old.mod_revision,
+        }));
     }
     plan
 }
@@ -439,7 +475,26 @@ mod tests {
     }
 
     fn keys(json: Value) -> BTreeMap<String, String> {
-        encode_with(&json, ImportOptions::default()).expect("encodes").pairs
+        text_pairs(encode_with(&json, ImportOptions::default()).expect("encodes"))
+    }
+
+    fn text_pairs(encoded: Encoded) -> BTreeMap<String, String> {
+        let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8");
+        encoded
+            .pairs
+            .into_iter()
+            .map(|kv| (text(kv.key), text(kv.value)))
+            .collect()
+    }
+
+    fn kvs(pairs: &BTreeMap<String, String>) -> Vec<Kv> {
+        pairs
+            .iter()
+            .map(|(k, v)| Kv {
+                key: k.as_bytes().to_vec(),
+                value: v.as_bytes().to_vec(),
+            })
+            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -449,15 +504,8 @@ mod tests {
     }
 
     /// What our own `--list` prints for `pairs`, with the given value rules.
-    fn read_back(pairs: &BTreeMap<String, String>, rules: &ValueRules) -> Value {
-        let kvs: Vec<Kv> = pairs
-            .iter()
-            .map(|(k, v)| Kv {
-                key: k.as_bytes().to_vec(),
-                value: v.as_bytes().to_vec(),
-            })
-            .collect();
-        let built = inventory::build(&Prefix::new(PREFIX), &kvs, rules).expect("builds");
+    fn read_back(pairs: &[Kv], rules: &ValueRules) -> Value {
+        let built = inventory::build(&Prefix::new(PREFIX), pairs, rules).expect("builds");
         serde_json::to_value(&built.value).unwrap()
     }
 
@@ -496,7 +544,7 @@ mod tests {
             typed_values: false,
             empty_groups: true,
         };
-        let got = encode_with(&file, with_empty_groups).unwrap().pairs;
+        let got = text_pairs(encode_with(&file, with_empty_groups).unwrap());
         assert_eq!(
             got,
             pairs(&[
@@ -546,14 +594,14 @@ mod tests {
     #[test]
     fn strings_are_quoted_only_when_typed_readers_would_decode_them() {
         let file = json!({"_meta": {"hostvars": {"h": {"port": "8080", "name": "web", "n": 8080}}}, "g": ["h"]});
-        let plain = encode_with(&file, ImportOptions::default()).unwrap().pairs;
+        let plain = text_pairs(encode_with(&file, ImportOptions::default()).unwrap());
         assert_eq!(plain["/ansible/hostvars/h/port"], "8080");
         assert_eq!(plain["/ansible/hostvars/h/n"], "8080");
         let typed = ImportOptions {
             typed_values: true,
             empty_groups: false,
         };
-        let typed = encode_with(&file, typed).unwrap().pairs;
+        let typed = text_pairs(encode_with(&file, typed).unwrap());
         assert_eq!(typed["/ansible/hostvars/h/port"], "\"8080\"");
         assert_eq!(typed["/ansible/hostvars/h/name"], "web");
         assert_eq!(typed["/ansible/hostvars/h/n"], "8080");
@@ -574,7 +622,7 @@ mod tests {
             empty_groups: true,
         };
         assert_eq!(
-            encode_with(&file, lenient).unwrap().pairs,
+            text_pairs(encode_with(&file, lenient).unwrap()),
             pairs(&[("groups/web/edge", ""), ("groups/web/ungrouped", "")])
         );
     }
@@ -649,23 +697,23 @@ mod tests {
             existing("hostvars/a/ip", "10.0.0.1", 6),
             existing("hosts/old/a", "", 7),
         ];
-        let keep = plan(wanted.clone(), now.clone(), false);
+        let keep = plan(kvs(&wanted), now.clone(), false);
         assert_eq!((keep.created, keep.changed, keep.unchanged, keep.deleted), (1, 1, 1, 0));
         assert_eq!(
             keep.writes,
             vec![
                 Write::Change {
-                    key: "/ansible/hostvars/a/ip".into(),
-                    value: "10.0.0.2".into(),
+                    key: b"/ansible/hostvars/a/ip".to_vec(),
+                    value: b"10.0.0.2".to_vec(),
                     mod_revision: 6
                 },
                 Write::Create {
-                    key: "/ansible/hostvars/a/os".into(),
-                    value: "linux".into()
+                    key: b"/ansible/hostvars/a/os".to_vec(),
+                    value: b"linux".to_vec()
                 },
             ]
         );
-        let replace = plan(wanted, now, true);
+        let replace = plan(kvs(&wanted), now.clone(), true);
         assert_eq!(replace.deleted, 1);
         assert_eq!(
             replace.writes.last(),
@@ -674,13 +722,38 @@ mod tests {
                 mod_revision: 7
             })
         );
+        // Unwanted keys before, between and after the wanted ones, in any order given.
+        let mut more = now;
+        more.insert(0, existing("zz/after", "", 9));
+        more.push(existing("groups/before/x", "", 8));
+        let replace = plan(kvs(&wanted), more, true);
+        assert_eq!(
+            (replace.created, replace.changed, replace.unchanged, replace.deleted),
+            (1, 1, 1, 3)
+        );
+        let deleted: Vec<&[u8]> = replace
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Delete { key, .. } => Some(key.as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deleted,
+            [
+                &b"/ansible/groups/before/x"[..],
+                b"/ansible/hosts/old/a",
+                b"/ansible/zz/after"
+            ]
+        );
     }
 
     #[test]
     fn batches_respect_ops_and_bytes() {
         let write = |value_len: usize| Write::Create {
-            key: "k".into(),
-            value: "v".repeat(value_len),
+            key: b"k".to_vec(),
+            value: vec![b'v'; value_len],
         };
         let writes: Vec<Write> = (0..10).map(|_| write(0)).collect();
         assert_eq!(batches(&writes, 4, 1 << 20), vec![0..4, 4..8, 8..10]);

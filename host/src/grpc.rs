@@ -9,8 +9,11 @@ use etcd_inventory::import::{Existing, Write};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::Settings;
 
-/// Keys per page of a read: pages stay a few MiB with inventory-sized values.
-const PAGE_KEYS: i64 = 10_000;
+/// Keys per page of a read. Large on purpose: etcd 3.4 counts every key left in the range
+/// to answer each page, so n keys in pages of p cost it about n²/2p key visits (an import
+/// that finds 1.1 million keys unchanged took 14.6 s with pages of 10,000, 5.3 s with pages
+/// of 100,000). Pages of inventory keys stay under 10 MiB.
+const PAGE_KEYS: i64 = 100_000;
 /// The largest answer accepted: well above any page of inventory keys (tonic's default,
 /// 4 MiB, is too small for a page of large values).
 const MAX_ANSWER_BYTES: usize = 256 << 20;
@@ -122,16 +125,16 @@ impl Etcd {
         for write in writes {
             match write {
                 Write::Create { key, value } => {
-                    compares.push(Compare::create_revision(key.as_bytes(), CompareOp::Equal, 0));
-                    ops.push(TxnOp::put(key.as_bytes(), value.as_bytes(), None));
+                    compares.push(Compare::create_revision(key.clone(), CompareOp::Equal, 0));
+                    ops.push(TxnOp::put(key.clone(), value.clone(), None));
                 }
                 Write::Change {
                     key,
                     value,
                     mod_revision,
                 } => {
-                    compares.push(Compare::mod_revision(key.as_bytes(), CompareOp::Equal, *mod_revision));
-                    ops.push(TxnOp::put(key.as_bytes(), value.as_bytes(), None));
+                    compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, *mod_revision));
+                    ops.push(TxnOp::put(key.clone(), value.clone(), None));
                 }
                 Write::Delete { key, mod_revision } => {
                     compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, *mod_revision));

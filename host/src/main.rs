@@ -319,7 +319,7 @@ async fn import(settings: &Settings, args: ImportArgs) -> Result<String, String>
         max_txn_ops: args.max_txn_ops as usize,
         empty_groups: args.empty_groups,
     };
-    let report = write_side::import(settings, &request).await?;
+    let report = write_side::import(settings, request).await?;
     if report.non_strings > 0 && !settings.values.typed_values {
         warn(&format!(
             "{} value(s) are not strings: written as JSON text, which reads back as the same types only with \

@@ -71,13 +71,15 @@ impl std::fmt::Display for ImportReport {
 
 /// Imports script-convention JSON under the prefix. Nothing is written unless the whole
 /// file is valid; then puts go first, deletes (`--replace`) last, in guarded transactions.
-pub async fn import(settings: &Settings, request: &ImportRequest) -> Result<ImportReport, String> {
+pub async fn import(settings: &Settings, request: ImportRequest) -> Result<ImportReport, String> {
     let options = ImportOptions {
         typed_values: settings.values.typed_values,
         empty_groups: request.empty_groups,
     };
     let encoded = import::encode(&settings.prefix, &request.json, options)
         .map_err(|e| format!("cannot import {}: {e}", request.source))?;
+    // The file's text is no longer needed: tens of MiB for a large inventory.
+    drop(request.json);
     let etcd = Etcd::connect(settings).await?;
     let existing = etcd.read(&settings.prefix.range()).await?;
     let plan = import::plan(encoded.pairs, existing.kvs, request.replace);

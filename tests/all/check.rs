@@ -59,7 +59,12 @@ fn every_problem_is_reported_and_the_exit_status_follows_list() {
     etcd.delete("/ansible/groups/b/a");
     let checked = inventory(&etcd, &["check"]);
     assert_eq!(checked.code, Some(0), "{checked:#?}");
-    assert!(checked.stdout.contains("group \"b\" is a child of \"a\" but has no hosts"), "{checked:#?}");
+    assert!(
+        checked
+            .stdout
+            .contains("group \"b\" is a child of \"a\" but has no hosts"),
+        "{checked:#?}"
+    );
     assert!(checked.stdout.contains("0 error(s), 6 warning(s)"), "{checked:#?}");
     inventory(&etcd, &["--list"]).json();
 }
