@@ -222,7 +222,7 @@ fn import_reads_standard_input_and_writes_many_transactions() {
 }
 
 #[test]
-fn etcd_limits_and_permissions_are_errors_that_say_what_to_change() {
+fn import_follows_etcds_limits_and_roles() {
     let etcd = Etcd::start();
     let big = file(&etcd, "big.json", &web_hosts(200).to_string());
     // etcd's own limit is 128 operations per transaction.
@@ -245,6 +245,27 @@ fn etcd_limits_and_permissions_are_errors_that_say_what_to_change() {
         .arg("import")
         .arg(&sample);
     run(&mut command).failure(&["authentication failed", "ETCDCTL_USER"]);
+
+    // A user whose role may write the prefix imports, and reads the inventory back.
+    etcd.add_writer("bob", "bobpw", "/ansible/");
+    let password_file = file(&etcd, "bob.password", "bobpw\n");
+    let mut command = clean_command(binary());
+    command
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint)
+        .args(["import", "--user", "bob", "--password-file"])
+        .arg(&password_file)
+        .arg(&sample);
+    let imported = run(&mut command);
+    assert_eq!(imported.code, Some(0), "{imported:#?}");
+    let mut command = clean_command(binary());
+    command
+        .env("ETCDCTL_ENDPOINTS", &etcd.endpoint)
+        .env("ETCDCTL_USER", "bob:bobpw")
+        .arg("--list");
+    assert_eq!(
+        run(&mut command).json(),
+        serde_json::from_str::<Value>(&sample_listing()).unwrap()
+    );
 }
 
 #[test]

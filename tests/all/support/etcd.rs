@@ -263,12 +263,22 @@ impl Etcd {
     /// keys if it is empty), and `user` with `password` and that role. Works before and
     /// after [`Etcd::enable_auth`].
     pub fn add_reader(&self, user: &str, password: &str, key_prefix: &str) {
+        self.add_user(user, password, key_prefix, false);
+    }
+
+    /// As [`Etcd::add_reader`], with a role that may also write those keys.
+    pub fn add_writer(&self, user: &str, password: &str, key_prefix: &str) {
+        self.add_user(user, password, key_prefix, true);
+    }
+
+    fn add_user(&self, user: &str, password: &str, key_prefix: &str, write: bool) {
         let role = format!("{user}-role");
-        let permission = if key_prefix.is_empty() {
+        let permission = match (key_prefix.is_empty(), write) {
             // etcd's form of "every key": from "\0" to the end.
-            Permission::read([0]).with_range_end([0])
-        } else {
-            Permission::read(key_prefix).with_prefix()
+            (true, false) => Permission::read([0]).with_range_end([0]),
+            (true, true) => Permission::read_write([0]).with_range_end([0]),
+            (false, false) => Permission::read(key_prefix).with_prefix(),
+            (false, true) => Permission::read_write(key_prefix).with_prefix(),
         };
         self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
             client.role_add(role.as_str()).await?;
@@ -277,7 +287,7 @@ impl Etcd {
             client.user_grant_role(user, role.as_str()).await?;
             Ok(())
         })
-        .unwrap_or_else(|e| panic!("add reader {user}: {e}"));
+        .unwrap_or_else(|e| panic!("add user {user}: {e}"));
     }
 
     fn try_put_raw(&self, pairs: &[(Vec<u8>, Vec<u8>)], timeout: Duration) -> Result<(), etcd_client::Error> {
