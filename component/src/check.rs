@@ -124,7 +124,9 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
         if child == ALL {
             fatal.push(LayoutError::AllAsChild { parent: parent.clone() });
             // Reported; keep it out of the loop search so it is not reported twice.
-            groups.get_mut(parent).map(|g| g.children.remove(ALL));
+            if let Some(group) = groups.get_mut(parent) {
+                group.children.remove(ALL);
+            }
         }
     }
     // Each loop found is reported and broken at its last edge, so the next search finds
@@ -132,7 +134,9 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
     for _ in 0..=edges.len() {
         let Some(cycle) = find_cycle(&groups) else { break };
         let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
-        groups.get_mut(from).map(|g| g.children.remove(to));
+        if let Some(group) = groups.get_mut(from) {
+            group.children.remove(to);
+        }
         fatal.push(LayoutError::ChildrenCycle(cycle));
     }
     // Whatever else the reader refuses (nested-key clashes), in its own words.

@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_inventory::error::{EndpointFailure, Error};
 use etcd_inventory::import::{Existing, Write};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::Settings;
+
+use crate::tls;
 
 /// Keys per page of a read. Large on purpose: etcd 3.4 counts every key left in the range
 /// to answer each page, so n keys in pages of p cost it about n²/2p key visits (an import
@@ -158,19 +161,17 @@ impl Etcd {
 }
 
 /// TLS as the reader's https client does it: the configured CA, else the public roots,
-/// and the client certificate when one is set.
+/// and the client certificate when one is set; files read and refused as it does.
 fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions, String> {
-    let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
-    };
-    let tls = &settings.tls;
+    let read = |path, file| tls::read_pem(path, file).map_err(|e| e.to_string());
+    let files = &settings.tls;
     let mut options = etcd_client::TlsOptions::new();
-    options = match &tls.ca_cert {
-        Some(ca) => options.ca_certificate(etcd_client::Certificate::from_pem(read(ca, "CA certificate")?)),
+    options = match &files.ca_cert {
+        Some(ca) => options.ca_certificate(etcd_client::Certificate::from_pem(read(ca, tls::CA_CERT)?)),
         None => options.with_webpki_roots(),
     };
-    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        let identity = etcd_client::Identity::from_pem(read(cert, "client certificate")?, read(key, "client key")?);
+    if let (Some(cert), Some(key)) = (&files.client_cert, &files.client_key) {
+        let identity = etcd_client::Identity::from_pem(read(cert, tls::CLIENT_CERT)?, read(key, tls::CLIENT_KEY)?);
         options = options.identity(identity);
     }
     Ok(options)
@@ -184,41 +185,43 @@ fn status_code(error: &etcd_client::Error) -> Option<i32> {
 }
 
 /// One line: what failed (`doing`: "connection", "read", "write"), etcd's own words, and
-/// what to check.
+/// what to check. Unreachable etcd reads as it does for `--list`.
 fn describe(error: &etcd_client::Error, endpoints: &str, user: Option<&str>, doing: &str) -> String {
-    let user_text = user.map_or("without a user".to_string(), |u| format!("as user {u:?}"));
-    match error {
-        etcd_client::Error::GRpcStatus(status) if i32::from(status.code()) == UNAVAILABLE => format!(
-            "cannot reach etcd at {endpoints} for the {doing}: {} (check that etcd runs there, or set \
-             --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)",
-            with_sources(status.message(), std::error::Error::source(status))
-        ),
+    let unreachable = |reason: String| {
+        Error::Unreachable(vec![EndpointFailure {
+            endpoint: endpoints.to_string(),
+            reason,
+        }])
+        .to_string()
+    };
+    let status = match error {
+        etcd_client::Error::GRpcStatus(status) if i32::from(status.code()) != UNAVAILABLE => status,
         etcd_client::Error::GRpcStatus(status) => {
-            let message = status.message();
-            let hint = match i32::from(status.code()) {
-                PERMISSION_DENIED => format!(" (the etcd user's roles must allow this on the prefix; {user_text})"),
-                UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("authentication failed") => {
-                    " (check ETCDCTL_USER and ETCDCTL_PASSWORD, --user and --password-file, or etcd.ini)".to_string()
-                }
-                UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("user name is empty") => {
-                    " (this etcd requires authentication: set ETCDCTL_USER, --user or username in etcd.ini)".to_string()
-                }
-                INVALID_ARGUMENT if message.contains("too many operations") => {
-                    " (lower --max-txn-ops to etcd's --max-txn-ops)".to_string()
-                }
-                INVALID_ARGUMENT if message.contains("request is too large") => {
-                    " (a value is larger than etcd's --max-request-bytes, 1.5 MiB by default)".to_string()
-                }
-                _ => String::new(),
-            };
-            format!("etcd at {endpoints} refused the {doing}: {message}{hint}")
+            return unreachable(with_sources(status.message(), std::error::Error::source(status)));
         }
-        other => format!(
-            "cannot reach etcd at {endpoints} for the {doing}: {} (check that etcd runs there, or set \
-             --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)",
-            with_sources(&other.to_string(), std::error::Error::source(other))
-        ),
-    }
+        other => return unreachable(with_sources(&other.to_string(), std::error::Error::source(other))),
+    };
+    let message = status.message();
+    let hint = match i32::from(status.code()) {
+        PERMISSION_DENIED => {
+            let user = user.map_or("without a user".to_string(), |u| format!("as user {u:?}"));
+            format!(" (the etcd user's roles must allow this on the prefix; {user})")
+        }
+        UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("authentication failed") => {
+            " (check ETCDCTL_USER and ETCDCTL_PASSWORD, --user and --password-file, or etcd.ini)".to_string()
+        }
+        UNAUTHENTICATED | INVALID_ARGUMENT if message.contains("user name is empty") => {
+            " (this etcd requires authentication: set ETCDCTL_USER, --user or username in etcd.ini)".to_string()
+        }
+        INVALID_ARGUMENT if message.contains("too many operations") => {
+            " (lower --max-txn-ops to etcd's --max-txn-ops)".to_string()
+        }
+        INVALID_ARGUMENT if message.contains("request is too large") => {
+            " (a value is larger than etcd's --max-request-bytes, 1.5 MiB by default)".to_string()
+        }
+        _ => String::new(),
+    };
+    format!("etcd at {endpoints} refused the {doing}: {message}{hint}")
 }
 
 /// A message and the errors beneath it on one line (transport errors keep the useful part,

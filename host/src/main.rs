@@ -281,15 +281,11 @@ fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: 
         settings,
         egress: &egress,
     };
+    // `--graph` is drawn from the list (the sandbox reads the list for it), cached or not.
     let json = match mode {
-        Mode::Host(_) => {
-            let answer = call.answer(mode)?;
-            warn_skipped(settings, answer.skipped.as_ref());
-            return Ok(answer.json);
-        }
-        _ if settings.cache.enabled => call.list_cached()?,
+        Mode::List | Mode::Graph(_) if settings.cache.enabled => call.list_cached()?,
         _ => {
-            let answer = call.answer(&Mode::List)?;
+            let answer = call.answer(mode)?;
             warn_skipped(settings, answer.skipped.as_ref());
             answer.json
         }

@@ -47,10 +47,8 @@ impl HttpsClient {
         let roots = match &files.ca_cert {
             Some(path) => {
                 let mut store = RootCertStore::empty();
-                for cert in read_certificates(path, "CA certificate", "--cacert, ETCDCTL_CACERT or ca_cert")? {
-                    store
-                        .add(cert)
-                        .map_err(|e| invalid_file(path, "CA certificate", "--cacert, ETCDCTL_CACERT or ca_cert", e))?;
+                for cert in read_certificates(path, CA_CERT)? {
+                    store.add(cert).map_err(|e| invalid_file(path, CA_CERT, e))?;
                 }
                 store
             }
@@ -65,9 +63,8 @@ impl HttpsClient {
             .with_root_certificates(roots);
         let config = match (&files.client_cert, &files.client_key) {
             (Some(cert), Some(key)) => {
-                let chain = read_certificates(cert, "client certificate", "--cert, ETCDCTL_CERT or client_cert")?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| invalid_file(key, "client key", "--key, ETCDCTL_KEY or client_key", e))?;
+                let chain = read_certificates(cert, CLIENT_CERT)?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid_file(key, CLIENT_KEY, e))?;
                 builder.with_client_auth_cert(chain, key).map_err(|e| {
                     SettingsError::InvalidOptions(format!(
                         "the client certificate {} and key do not make a TLS identity: {e}",
@@ -220,19 +217,47 @@ impl Body for TimedBody {
     }
 }
 
-fn read_certificates(path: &Path, what: &str, settings: &str) -> Result<Vec<CertificateDer<'static>>, SettingsError> {
+/// One of the TLS files: what it is, and the settings that name it (for errors).
+#[derive(Debug, Clone, Copy)]
+pub struct TlsFile {
+    what: &'static str,
+    settings: &'static str,
+}
+
+pub const CA_CERT: TlsFile = TlsFile {
+    what: "CA certificate",
+    settings: "--cacert, ETCDCTL_CACERT or ca_cert",
+};
+pub const CLIENT_CERT: TlsFile = TlsFile {
+    what: "client certificate",
+    settings: "--cert, ETCDCTL_CERT or client_cert",
+};
+pub const CLIENT_KEY: TlsFile = TlsFile {
+    what: "client key",
+    settings: "--key, ETCDCTL_KEY or client_key",
+};
+
+/// A PEM file's bytes, for clients that parse PEM themselves (the gRPC side's tonic),
+/// refused with the same words as here.
+pub fn read_pem(path: &Path, file: TlsFile) -> Result<Vec<u8>, SettingsError> {
+    std::fs::read(path).map_err(|e| invalid_file(path, file, e))
+}
+
+fn read_certificates(path: &Path, file: TlsFile) -> Result<Vec<CertificateDer<'static>>, SettingsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| invalid_file(path, what, settings, e))?;
+        .map_err(|e| invalid_file(path, file, e))?;
     if certs.is_empty() {
-        return Err(invalid_file(path, what, settings, "no PEM certificate in it"));
+        return Err(invalid_file(path, file, "no PEM certificate in it"));
     }
     Ok(certs)
 }
 
-fn invalid_file(path: &Path, what: &str, settings: &str, why: impl std::fmt::Display) -> SettingsError {
+fn invalid_file(path: &Path, file: TlsFile, why: impl std::fmt::Display) -> SettingsError {
     SettingsError::InvalidOptions(format!(
-        "cannot use the {what} {} (from {settings}): {why}",
-        path.display()
+        "cannot use the {} {} (from {}): {why}",
+        file.what,
+        path.display(),
+        file.settings
     ))
 }

@@ -95,3 +95,24 @@ fn check_honours_the_prefix_and_nested_keys() {
     );
     inventory(&etcd, &["--list", "--prefix", "/team", "--nested-keys"]).failure(&["holds a value"]);
 }
+
+#[test]
+fn check_and_import_name_an_unreachable_etcd_as_list_does() {
+    let endpoint = format!("http://127.0.0.1:{}", crate::support::etcd::free_port());
+    let data = tempfile::tempdir().expect("temp dir");
+    let file = data.path().join("inventory.json");
+    std::fs::write(&file, "{\"web\": [\"web01\"]}").expect("write file");
+    let mut list = crate::support::clean_command(crate::support::binary());
+    list.args(["--list", "--endpoints", &endpoint]);
+    let mut check = crate::support::clean_command(crate::support::binary());
+    check.args(["check", "--endpoints", &endpoint]);
+    let mut import = crate::support::clean_command(crate::support::binary());
+    import.args(["import", "--endpoints", &endpoint]).arg(&file);
+    for mut command in [list, check, import] {
+        crate::support::run(&mut command).failure(&[
+            &format!("cannot reach etcd at {endpoint}: "),
+            "onnection refused",
+            "set --endpoints, ETCDCTL_ENDPOINTS or etcd.ini",
+        ]);
+    }
+}
