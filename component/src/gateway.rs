@@ -153,8 +153,8 @@ impl<'a> Reader<'a> {
             return Ok(());
         };
         let request = AuthenticateRequest {
-            name: &credentials.user,
-            password: &credentials.password,
+            name: credentials.user.clone(),
+            password: credentials.password.clone(),
         };
         let body = serde_json::to_vec(&request).expect("an authenticate request serialises");
         self.token = None;
@@ -363,10 +363,21 @@ fn needs_authentication(failure: &GatewayFailure) -> bool {
         || (failure.code == Some(CODE_INVALID_ARGUMENT) && failure.message.contains("user name is empty"))
 }
 
-#[derive(Serialize)]
-struct AuthenticateRequest<'a> {
-    name: &'a str,
-    password: &'a str,
+/// The body of an authenticate call. Public, with [`RangeRequest`], for hosts that answer
+/// the component's requests themselves.
+#[derive(Serialize, Deserialize)]
+pub struct AuthenticateRequest {
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AuthenticateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthenticateRequest")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -375,25 +386,27 @@ struct AuthenticateResponse {
     token: String,
 }
 
-/// A range request; unset fields are left out, as etcd's defaults. int64 fields travel as
-/// JSON strings in the protobuf JSON mapping.
-#[derive(Serialize, Default)]
-struct RangeRequest {
-    key: String,
+/// A range request, as the component sends it; unset fields are left out, as etcd's
+/// defaults. int64 fields travel as JSON strings in the protobuf JSON mapping; keys in
+/// base64. Public for hosts that answer the component's requests themselves.
+#[derive(Serialize, Deserialize, Default, Debug, PartialEq, Eq)]
+#[serde(default)]
+pub struct RangeRequest {
+    pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    range_end: Option<String>,
+    pub range_end: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    limit: Option<String>,
+    pub limit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    revision: Option<String>,
+    pub revision: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    count_only: bool,
+    pub count_only: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    keys_only: bool,
+    pub keys_only: bool,
     // With a revision filter etcd reads the whole range, filters, then cuts the answer to
     // `limit`: fine for a check, wasteful for paging, which never filters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    min_mod_revision: Option<String>,
+    pub min_mod_revision: Option<String>,
 }
 
 /// The parts of a range response we use. Fields at their zero value are omitted by the

@@ -162,7 +162,7 @@ impl Etcd {
 
 /// TLS as the reader's https client does it: the configured CA, else the public roots,
 /// and the client certificate when one is set; files read and refused as it does.
-fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions, String> {
+pub(crate) fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions, String> {
     let read = |path, file| tls::read_pem(path, file).map_err(|e| e.to_string());
     let files = &settings.tls;
     let mut options = etcd_client::TlsOptions::new();

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod engine_config;
 pub mod grpc;
 pub mod sandbox;
+pub mod served;
 pub mod tls;
 pub mod write_side;
 

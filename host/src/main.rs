@@ -84,6 +84,11 @@ struct ConnectionArgs {
     /// File whose first line is the etcd user's password [or env: ETCDCTL_PASSWORD]
     #[arg(long, value_name = "FILE", global = true)]
     password_file: Option<String>,
+    /// How reads reach etcd: grpc (the host answers the component's requests from etcd's
+    /// gRPC API, fastest) or gateway (etcd's JSON gateway, for proxies that pass only
+    /// HTTP/1) [env: ETCD_INVENTORY_TRANSPORT] [default: grpc]
+    #[arg(long, value_name = "grpc|gateway", global = true)]
+    transport: Option<String>,
 }
 
 /// How stored values are read (and, for typed values, written by import).
@@ -259,6 +264,7 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
         trust_templates: switch(v.trust_templates),
         typed_values: switch(v.typed_values),
         nested_keys: switch(v.nested_keys),
+        transport: c.transport.clone(),
         cache: switch(k.cache),
         cache_path: k.cache_path.clone(),
         cache_max_age: k.cache_max_age.clone(),
@@ -273,7 +279,7 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
 
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
 fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<String, String> {
-    let egress = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
+    let egress = EgressPolicy::for_settings(settings)?;
     let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let call = Call {
         runtime,

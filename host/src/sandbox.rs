@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
 use etcd_inventory::inventory::{LayoutError, Skipped};
-use etcd_inventory::settings::{Endpoint, Settings, TlsFiles};
+use etcd_inventory::settings::{Endpoint, Settings, TlsFiles, Transport};
 use etcd_inventory::{Answer, cli::Mode};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::served::GrpcGateway;
 use crate::tls::HttpsClient;
 
 mod bindings {
@@ -118,6 +119,8 @@ impl Sandbox {
 pub struct EgressPolicy {
     allowed: Arc<Vec<Endpoint>>,
     https: Option<Arc<HttpsClient>>,
+    /// When set, the component's etcd requests are answered over gRPC instead.
+    grpc: Option<GrpcGateway>,
 }
 
 impl EgressPolicy {
@@ -135,7 +138,17 @@ impl EgressPolicy {
         Ok(EgressPolicy {
             allowed: Arc::new(allowed),
             https,
+            grpc: None,
         })
+    }
+
+    /// The policy for `settings`: its endpoints and TLS files, and its transport.
+    pub fn for_settings(settings: &Settings) -> Result<EgressPolicy, String> {
+        let mut policy = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
+        if settings.transport == Transport::Grpc {
+            policy.grpc = Some(GrpcGateway::new(settings)?);
+        }
+        Ok(policy)
     }
 
     fn allows(&self, uri: &http::Uri) -> bool {
@@ -166,6 +179,15 @@ impl WasiHttpHooks for EgressPolicy {
     ) -> ResponseFuture {
         if !self.allows(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if let Some(grpc) = self.grpc.clone().filter(|_| GrpcGateway::serves(request.uri().path())) {
+            return Box::new(async move {
+                let response = grpc.send(request, options).await?;
+                Ok((
+                    response,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                ))
+            });
         }
         if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
             let Some(https) = self.https.clone() else {

@@ -1,0 +1,493 @@
+//! The gRPC transport: the host answers the component's gateway requests itself.
+//!
+//! The component always speaks etcd's v3 JSON gateway protocol over `wasi:http` (that is
+//! what stock wasmtime and other hosts give it). etcd's own gateway is slow: it turns every
+//! key from protobuf into JSON, and at 100,000 hosts one read of the prefix through it takes
+//! longer than the classic script. Here the host takes the component's `POST /v3/kv/range`
+//! and `POST /v3/auth/authenticate`, asks etcd the same over gRPC (etcd-client), and writes
+//! the gateway's JSON answer itself. Same component, same requests, same answers.
+//!
+//! etcd 3.4 also counts every key left in the range to answer each page, so the
+//! component's pages of about 1 MiB (thousands of keys) would cost it quadratic work on a
+//! large prefix. Pages are therefore served from reads of [`READ_AHEAD_KEYS`] keys at the
+//! same pinned revision: etcd sees a few large reads, the component its usual pages.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use etcd_client::{Client, ConnectOptions, GetOptions, GetResponse, KeyValue, KvClient, ResponseHeader};
+use etcd_inventory::gateway::{AUTHENTICATE_PATH, AuthenticateRequest, RANGE_PATH, RangeRequest};
+use etcd_inventory::settings::Settings;
+use http_body_util::{BodyExt, Full};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+/// Keys per gRPC read behind the component's pages. etcd 3.4 visits every key left in the
+/// range for each read (about 0.15 µs a key here), so n keys cost it n²/2p visits in reads
+/// of p: for 1.1 million keys, 0.9 s of etcd CPU at 100,000, 0.36 s at 250,000. A read of
+/// 250,000 inventory keys is about 25 MB in the host.
+pub const READ_AHEAD_KEYS: i64 = 250_000;
+/// The largest gRPC answer accepted (tonic's default, 4 MiB, is far below one read ahead).
+const MAX_ANSWER_BYTES: usize = 1 << 30;
+/// gRPC status codes, as etcd's gateway reports them in error bodies.
+const INVALID_ARGUMENT: i32 = 3;
+const UNAUTHENTICATED: i32 = 16;
+
+/// Answers the component's gateway requests over gRPC. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct GrpcGateway {
+    inner: Arc<tokio::sync::Mutex<Inner>>,
+}
+
+impl std::fmt::Debug for GrpcGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcGateway").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    dial_timeout: Duration,
+    tls: Option<etcd_client::TlsOptions>,
+    /// One gRPC client per endpoint and user; an authenticated one is named to the
+    /// component by an opaque token, `grpc-session-N`, its index here.
+    sessions: Vec<Session>,
+    ahead: Option<ReadAhead>,
+}
+
+struct Session {
+    endpoint: String,
+    /// Only sessions without a user are shared by requests that carry no token.
+    authenticated: bool,
+    kv: KvClient,
+}
+
+/// Keys read from etcd beyond the page the component asked for, kept for its next pages.
+struct ReadAhead {
+    session: usize,
+    end: Vec<u8>,
+    /// The revision these keys were read at: the component pins its later pages to it.
+    revision: i64,
+    /// What the component asks for next: the last key served plus a zero byte.
+    next_key: Vec<u8>,
+    header: Option<ResponseHeader>,
+    kvs: VecDeque<KeyValue>,
+    /// Keys in `[next_key, end)` at `revision`: the `count` of the next page.
+    count: i64,
+    /// Whether etcd holds keys in the range beyond `kvs`.
+    more: bool,
+}
+
+/// An answer for the component: HTTP status and JSON body, as etcd's gateway would send.
+type Answer = (u16, Vec<u8>);
+
+impl GrpcGateway {
+    /// A transport for the endpoints of `settings`, with its TLS files (read here) and dial
+    /// timeout. Nothing is connected until the component sends its first request.
+    pub fn new(settings: &Settings) -> Result<GrpcGateway, String> {
+        let tls = match settings.endpoints.iter().any(|e| e.starts_with("https://")) {
+            true => Some(crate::grpc::tls_options(settings)?),
+            false => None,
+        };
+        Ok(GrpcGateway {
+            inner: Arc::new(tokio::sync::Mutex::new(Inner {
+                dial_timeout: Duration::from_millis(settings.dial_timeout_ms.into()),
+                tls,
+                sessions: Vec::new(),
+                ahead: None,
+            })),
+        })
+    }
+
+    /// Whether this transport answers `path` (the component sends nothing else).
+    pub fn serves(path: &str) -> bool {
+        path == RANGE_PATH || path == AUTHENTICATE_PATH
+    }
+
+    /// Answers one request of the component, as the gateway at its URL would. `Err` is a
+    /// failure to reach etcd at all, which the component takes as "try the next endpoint".
+    pub async fn send(
+        self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let uri = request.uri();
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(HttpError::HttpRequestUriInvalid);
+        };
+        let endpoint = format!("{scheme}://{authority}");
+        let path = uri.path().to_string();
+        let token = (request.headers().get(http::header::AUTHORIZATION))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = request.into_body().collect().await?.to_bytes();
+        let options = options.unwrap_or_default();
+        let mut inner = self.inner.lock().await;
+        let dial = options.connect_timeout.unwrap_or(inner.dial_timeout);
+        let call = async {
+            match path.as_str() {
+                AUTHENTICATE_PATH => inner.authenticate(&endpoint, &body, dial).await,
+                _ => inner.range(&endpoint, token.as_deref(), &body, dial).await,
+            }
+        };
+        // The component's request timeout bounds the whole call, connection included, as
+        // it bounds the wait for the gateway's first byte.
+        let (status, body) = match options.first_byte_timeout {
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| HttpError::ConnectionReadTimeout)??,
+            None => call.await?,
+        };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(
+                Full::new(Bytes::from(body))
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+    }
+}
+
+impl Inner {
+    /// `/v3/auth/authenticate`: a client logged in as that user (etcd-client renews its
+    /// token), named to the component by an opaque token of ours.
+    async fn authenticate(&mut self, endpoint: &str, body: &[u8], dial: Duration) -> Result<Answer, HttpError> {
+        let request: AuthenticateRequest = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(e) => {
+                return Ok(error_answer(
+                    INVALID_ARGUMENT,
+                    &format!("bad authenticate request: {e}"),
+                ));
+            }
+        };
+        let options = self.options(dial).with_user(request.name, request.password);
+        let client = match Client::connect([endpoint], Some(options)).await {
+            Ok(client) => client,
+            Err(e) => return failure(e),
+        };
+        self.sessions.push(Session {
+            endpoint: endpoint.to_string(),
+            authenticated: true,
+            kv: kv_client(&client),
+        });
+        let token = format!("grpc-session-{}", self.sessions.len() - 1);
+        Ok((
+            200,
+            serde_json::to_vec(&serde_json::json!({ "token": token })).expect("JSON"),
+        ))
+    }
+
+    /// `/v3/kv/range`: page requests are served from a read ahead; anything else (the
+    /// cache's checks) goes to etcd as asked.
+    async fn range(
+        &mut self,
+        endpoint: &str,
+        token: Option<&str>,
+        body: &[u8],
+        dial: Duration,
+    ) -> Result<Answer, HttpError> {
+        let request = match parse_range(body) {
+            Ok(request) => request,
+            Err(message) => return Ok(error_answer(INVALID_ARGUMENT, &message)),
+        };
+        let session = match token {
+            None => match self.anonymous_session(endpoint, dial).await {
+                Ok(session) => session,
+                Err(e) => return failure(e),
+            },
+            Some(token) => match self.session_of(endpoint, token) {
+                Some(session) => session,
+                None => return Ok(error_answer(UNAUTHENTICATED, "etcdserver: invalid auth token")),
+            },
+        };
+        let paging = request.limit > 0 && !request.count_only && !request.keys_only && request.min_mod_revision == 0;
+        let result = match paging {
+            true => self.page(session, &request).await,
+            false => self.direct(session, &request).await,
+        };
+        result.or_else(failure)
+    }
+
+    /// One page: from the keys read ahead when it continues the last page served, else
+    /// from a new read of up to [`READ_AHEAD_KEYS`] keys at the requested revision.
+    async fn page(&mut self, session: usize, request: &Range) -> Result<Answer, etcd_client::Error> {
+        let continues = self.ahead.as_ref().is_some_and(|a| {
+            a.session == session
+                && a.end == request.end
+                && a.revision == request.revision
+                && a.next_key == request.key
+                && (!a.kvs.is_empty() || !a.more)
+        });
+        if !continues {
+            let options = GetOptions::new()
+                .with_range(request.end.clone())
+                .with_limit(READ_AHEAD_KEYS.max(request.limit))
+                .with_revision(request.revision);
+            let mut kv = self.sessions[session].kv.clone();
+            let mut read = kv.get(request.key.clone(), Some(options)).await?;
+            let header = read.take_header();
+            let revision = match request.revision {
+                0 => header.as_ref().map_or(0, |h| h.revision()),
+                pinned => pinned,
+            };
+            self.ahead = Some(ReadAhead {
+                session,
+                end: request.end.clone(),
+                revision,
+                next_key: request.key.clone(),
+                header,
+                count: read.count(),
+                more: read.more(),
+                kvs: read.take_kvs().into(),
+            });
+        }
+        let ahead = self.ahead.as_mut().expect("a read ahead was just made");
+        let served = usize::try_from(request.limit)
+            .unwrap_or(usize::MAX)
+            .min(ahead.kvs.len());
+        let page: Vec<KeyValue> = ahead.kvs.drain(..served).collect();
+        let more = !ahead.kvs.is_empty() || ahead.more;
+        let body = encode_range(ahead.header.as_ref(), &page, more, ahead.count);
+        ahead.count -= page.len() as i64;
+        if let Some(last) = page.last() {
+            ahead.next_key = [last.key(), &[0]].concat();
+        }
+        Ok((200, body))
+    }
+
+    /// A request passed to etcd as it is.
+    async fn direct(&mut self, session: usize, request: &Range) -> Result<Answer, etcd_client::Error> {
+        let mut options = GetOptions::new()
+            .with_range(request.end.clone())
+            .with_limit(request.limit)
+            .with_revision(request.revision)
+            .with_min_mod_revision(request.min_mod_revision);
+        if request.count_only {
+            options = options.with_count_only();
+        }
+        if request.keys_only {
+            options = options.with_keys_only();
+        }
+        let mut kv = self.sessions[session].kv.clone();
+        let answer: GetResponse = kv.get(request.key.clone(), Some(options)).await?;
+        Ok((
+            200,
+            encode_range(answer.header(), answer.kvs(), answer.more(), answer.count()),
+        ))
+    }
+
+    fn options(&self, dial: Duration) -> ConnectOptions {
+        let options = ConnectOptions::new().with_connect_timeout(dial);
+        match &self.tls {
+            Some(tls) => options.with_tls(tls.clone()),
+            None => options,
+        }
+    }
+
+    /// The session for requests without a token: one per endpoint, connected lazily (the
+    /// first request finds out whether etcd is there).
+    async fn anonymous_session(&mut self, endpoint: &str, dial: Duration) -> Result<usize, etcd_client::Error> {
+        if let Some(index) = self
+            .sessions
+            .iter()
+            .position(|s| !s.authenticated && s.endpoint == endpoint)
+        {
+            return Ok(index);
+        }
+        let client = Client::connect([endpoint], Some(self.options(dial))).await?;
+        self.sessions.push(Session {
+            endpoint: endpoint.to_string(),
+            authenticated: false,
+            kv: kv_client(&client),
+        });
+        Ok(self.sessions.len() - 1)
+    }
+
+    fn session_of(&self, endpoint: &str, token: &str) -> Option<usize> {
+        let index: usize = token.strip_prefix("grpc-session-")?.parse().ok()?;
+        let session = self.sessions.get(index)?;
+        (session.authenticated && session.endpoint == endpoint).then_some(index)
+    }
+}
+
+fn kv_client(client: &Client) -> KvClient {
+    client.kv_client().max_decoding_message_size(MAX_ANSWER_BYTES)
+}
+
+/// A range request with its keys decoded and its numbers parsed.
+#[derive(Debug, PartialEq, Eq)]
+struct Range {
+    key: Vec<u8>,
+    end: Vec<u8>,
+    limit: i64,
+    revision: i64,
+    count_only: bool,
+    keys_only: bool,
+    min_mod_revision: i64,
+}
+
+/// The component's request, read as etcd's gateway reads it (a bad one gets its 400).
+fn parse_range(body: &[u8]) -> Result<Range, String> {
+    let request: RangeRequest = serde_json::from_slice(body).map_err(|e| format!("bad range request: {e}"))?;
+    let bytes = |field: &str, text: &str| {
+        BASE64
+            .decode(text)
+            .map_err(|e| format!("bad range request: {field} is not base64 ({e})"))
+    };
+    let number = |field: &str, text: &Option<String>| match text {
+        None => Ok(0),
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|e| format!("bad range request: {field} {text:?} ({e})")),
+    };
+    Ok(Range {
+        key: bytes("key", &request.key)?,
+        end: bytes("range_end", request.range_end.as_deref().unwrap_or_default())?,
+        limit: number("limit", &request.limit)?,
+        revision: number("revision", &request.revision)?,
+        count_only: request.count_only,
+        keys_only: request.keys_only,
+        min_mod_revision: number("min_mod_revision", &request.min_mod_revision)?,
+    })
+}
+
+/// A range answer in the gateway's JSON: the protobuf JSON mapping with original field
+/// names, int64 as strings, bytes as base64, fields at their default left out.
+fn encode_range(header: Option<&ResponseHeader>, kvs: &[KeyValue], more: bool, count: i64) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(
+        128 + kvs
+            .iter()
+            .map(|kv| 96 + 2 * (kv.key().len() + kv.value().len()))
+            .sum::<usize>(),
+    );
+    out.push_str("{\"header\":{");
+    if let Some(h) = header {
+        let fields = [
+            ("cluster_id", h.cluster_id().to_string()),
+            ("member_id", h.member_id().to_string()),
+            ("revision", h.revision().to_string()),
+            ("raft_term", h.raft_term().to_string()),
+        ];
+        let mut first = true;
+        for (name, value) in fields.iter().filter(|(_, v)| v != "0") {
+            let comma = if std::mem::take(&mut first) { "" } else { "," };
+            let _ = write!(out, "{comma}\"{name}\":\"{value}\"");
+        }
+    }
+    out.push('}');
+    if !kvs.is_empty() {
+        out.push_str(",\"kvs\":[");
+        for (i, kv) in kvs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            let mut first = true;
+            let mut field = |out: &mut String, name: &str| {
+                let comma = if std::mem::take(&mut first) { "" } else { "," };
+                let _ = write!(out, "{comma}\"{name}\":");
+            };
+            if !kv.key().is_empty() {
+                field(&mut out, "key");
+                base64_string(&mut out, kv.key());
+            }
+            for (name, number) in [
+                ("create_revision", kv.create_revision()),
+                ("mod_revision", kv.mod_revision()),
+                ("version", kv.version()),
+            ] {
+                if number != 0 {
+                    field(&mut out, name);
+                    let _ = write!(out, "\"{number}\"");
+                }
+            }
+            if !kv.value().is_empty() {
+                field(&mut out, "value");
+                base64_string(&mut out, kv.value());
+            }
+            if kv.lease() != 0 {
+                field(&mut out, "lease");
+                let _ = write!(out, "\"{}\"", kv.lease());
+            }
+            out.push('}');
+        }
+        out.push(']');
+    }
+    if more {
+        out.push_str(",\"more\":true");
+    }
+    if count != 0 {
+        let _ = write!(out, ",\"count\":\"{count}\"");
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+fn base64_string(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    BASE64.encode_string(bytes, out);
+    out.push('"');
+}
+
+/// An error answer as etcd's gateway writes it: the HTTP status grpc-gateway gives the
+/// gRPC code, and a body with the code and etcd's message.
+fn error_answer(code: i32, message: &str) -> Answer {
+    let status = match code {
+        3 | 9 | 11 => 400,
+        16 => 401,
+        7 => 403,
+        5 => 404,
+        6 | 10 => 409,
+        8 => 429,
+        1 => 499,
+        12 => 501,
+        14 => 503,
+        4 => 504,
+        _ => 500,
+    };
+    let body = serde_json::json!({ "error": message, "message": message, "code": code });
+    (status, serde_json::to_vec(&body).expect("JSON"))
+}
+
+/// etcd's refusal becomes the gateway's error answer; a failure to reach etcd at all becomes
+/// the `wasi:http` error a failed connection gives, so the component fails over as it
+/// does for the gateway.
+fn failure(error: etcd_client::Error) -> Result<Answer, HttpError> {
+    match &error {
+        // A status that came from etcd has no cause beneath it; one made by the client
+        // for a broken connection has the transport error there.
+        etcd_client::Error::GRpcStatus(status) if std::error::Error::source(status).is_none() => {
+            Ok(error_answer(status.code().into(), status.message()))
+        }
+        _ => Err(unreachable(&error)),
+    }
+}
+
+fn unreachable(error: &etcd_client::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut text = String::new();
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
+                std::io::ErrorKind::TimedOut => return HttpError::ConnectionTimeout,
+                _ => {}
+            }
+        }
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        source = inner.source();
+    }
+    HttpError::InternalError(Some(format!("gRPC: {text}")))
+}
