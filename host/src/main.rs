@@ -14,7 +14,7 @@ use etcd_inventory::error::Error;
 use etcd_inventory::graph;
 use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
-use etcd_inventory_host::cache::{Cache, Entry};
+use etcd_inventory_host::cache::{Body, Cache, Entry};
 use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
@@ -183,13 +183,23 @@ struct ImportArgs {
 /// What to print on stdout, and whether the exit status says failure anyway (`check`
 /// with findings that make --list fail).
 struct Printed {
-    text: String,
+    output: Output,
     failed: bool,
+}
+
+/// Text, or a cached inventory still in its file.
+enum Output {
+    Text(String),
+    Cached(Body),
 }
 
 impl Printed {
     fn ok(text: String) -> Printed {
-        Printed { text, failed: false }
+        Printed::output(Output::Text(text))
+    }
+
+    fn output(output: Output) -> Printed {
+        Printed { output, failed: false }
     }
 }
 
@@ -205,8 +215,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(printed) => {
             let mut out = std::io::stdout().lock();
-            match out
-                .write_all(printed.text.as_bytes())
+            let body = match &printed.output {
+                Output::Text(text) => out.write_all(text.as_bytes()),
+                Output::Cached(body) => body.write_to(&mut out),
+            };
+            match body
                 .and_then(|()| out.write_all(b"\n"))
                 .and_then(|()| out.flush())
             {
@@ -234,7 +247,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
             text.push_str(&report.summary());
             Ok(Printed {
                 failed: report.has_fatal(),
-                text,
+                output: Output::Text(text),
             })
         }
         None => {
@@ -243,7 +256,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
                 (None, Some(root)) => Mode::Graph(root),
                 (None, None) => Mode::List,
             };
-            read_inventory(&runtime, &settings, &mode).map(Printed::ok)
+            read_inventory(&runtime, &settings, &mode).map(Printed::output)
         }
     }
 }
@@ -278,7 +291,7 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
 }
 
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
-fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<String, String> {
+fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<Output, String> {
     let egress = EgressPolicy::for_settings(settings)?;
     let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let call = Call {
@@ -288,17 +301,21 @@ fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: 
         egress: &egress,
     };
     // `--graph` is drawn from the list (the sandbox reads the list for it), cached or not.
-    let json = match mode {
+    let output = match mode {
         Mode::List | Mode::Graph(_) if settings.cache.enabled => call.list_cached()?,
         _ => {
             let answer = call.answer(mode)?;
             warn_skipped(settings, answer.skipped.as_ref());
-            answer.json
+            Output::Text(answer.json)
         }
     };
-    match mode {
-        Mode::Graph(root) => graph::render(&json, root).map_err(|e| e.to_string()),
-        _ => Ok(json),
+    let graph = |json: &str, root: &str| graph::render(json, root).map(Output::Text).map_err(|e| e.to_string());
+    match (mode, output) {
+        (Mode::Graph(root), Output::Text(json)) => graph(&json, root),
+        (Mode::Graph(root), Output::Cached(body)) => {
+            graph(&body.read_to_string().map_err(|e| format!("cannot read the cache: {e}"))?, root)
+        }
+        (_, output) => Ok(output),
     }
 }
 
@@ -355,7 +372,7 @@ impl Call<'_> {
     /// `--list` through the cache: served within `max_age`, else after etcd confirms it
     /// is unchanged, else read in full and rewritten. Cache trouble is a warning, never a
     /// failure; etcd's errors stay errors unless the stale fallback was asked for.
-    fn list_cached(&self) -> Result<String, String> {
+    fn list_cached(&self) -> Result<Output, String> {
         let options = &self.settings.cache;
         let cache = Cache::new(self.settings);
         let entry = cache.load().unwrap_or_else(|warning| {
@@ -401,12 +418,12 @@ impl Call<'_> {
             warn(&warning);
         }
         warn_skipped(self.settings, answer.skipped.as_ref());
-        Ok(answer.json)
+        Ok(Output::Text(answer.json))
     }
 
     /// With the stale fallback on and no endpoint answering, the cached inventory, with a
     /// warning saying how old it is; otherwise the error.
-    fn stale_or(&self, entry: Entry, error: Error) -> Result<String, String> {
+    fn stale_or(&self, entry: Entry, error: Error) -> Result<Output, String> {
         if !(self.settings.cache.stale_fallback && matches!(error, Error::Unreachable(_))) {
             return Err(error.to_string());
         }
@@ -420,9 +437,9 @@ impl Call<'_> {
 
     /// The cached inventory, with the warning its read gave; moved, not copied (it can be
     /// tens of MiB).
-    fn serve(&self, entry: Entry) -> String {
+    fn serve(&self, entry: Entry) -> Output {
         warn_skipped(self.settings, entry.skipped.as_ref());
-        entry.json
+        Output::Cached(entry.body)
     }
 }
 
