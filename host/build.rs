@@ -41,6 +41,8 @@ fn main() {
     println!("cargo:rustc-env=ETCD_INVENTORY_WASM={}", wasm.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    // The workspace manifest holds the `wasm` profile the component is built with.
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", root.join("component/Cargo.toml").display());
 }
 

@@ -6,6 +6,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{EndpointFailure, Error, GatewayFailure};
@@ -70,10 +72,48 @@ pub struct Snapshot {
     pub kvs: Vec<Kv>,
 }
 
-/// Reads every key in `range`, at most `page_size` keys per request (fewer when values are
-/// large), from the first endpoint that answers; a member that stops answering passes the
-/// read to the next, at the same revision. With `credentials`, authenticates once first
-/// (it is costly on the server), and once more if etcd later rejects the token.
+/// Takes a read's pairs page by page as they arrive, so that a large range is never held
+/// whole, neither as answers nor as pairs.
+pub trait Sink {
+    /// One pair; pairs come in key order.
+    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error>;
+    /// The read starts again from the first key at a newer revision (the one it was pinned
+    /// to was compacted away): forget every pair so far.
+    fn restart(&mut self);
+}
+
+impl Sink for Vec<Kv> {
+    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
+        self.push(Kv {
+            key: key.to_vec(),
+            value,
+        });
+        Ok(())
+    }
+
+    fn restart(&mut self) {
+        self.clear();
+    }
+}
+
+impl Sink for crate::inventory::Builder<'_> {
+    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
+        Ok(self.add(key, value)?)
+    }
+
+    fn restart(&mut self) {
+        *self = crate::inventory::Builder::new(self.prefix(), self.rules());
+    }
+}
+
+/// What a streamed read saw: the revision it was pinned to and how many keys it passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub revision: i64,
+    pub keys: u64,
+}
+
+/// Reads every key in `range` into a [`Snapshot`]; see [`read_range_into`].
 pub fn read_range(
     transport: &mut dyn Transport,
     endpoints: &[String],
@@ -81,12 +121,36 @@ pub fn read_range(
     page_size: u32,
     credentials: Option<&Credentials>,
 ) -> Result<Snapshot, Error> {
+    let mut kvs = Vec::new();
+    let read = read_range_into(transport, endpoints, range, page_size, credentials, &mut kvs)?;
+    Ok(Snapshot {
+        revision: read.revision,
+        kvs,
+    })
+}
+
+/// Reads every key in `range` into `sink`, at most `page_size` keys per request (fewer
+/// when values are large), from the first endpoint that answers; a member that stops
+/// answering passes the read to the next, at the same revision. With `credentials`,
+/// authenticates once first (it is costly on the server), and once more if etcd later
+/// rejects the token.
+pub fn read_range_into(
+    transport: &mut dyn Transport,
+    endpoints: &[String],
+    range: &KeyRange,
+    page_size: u32,
+    credentials: Option<&Credentials>,
+    sink: &mut dyn Sink,
+) -> Result<Read, Error> {
     let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
-    match reader.read_all(range, page_size) {
+    match reader.read_all(range, page_size, sink) {
         // The pinned revision was compacted away between two pages: start again once at the
         // current revision. A second compaction during one run means something is
         // compacting aggressively; report it rather than loop.
-        Err(Error::Gateway(failure)) if failure.code == Some(CODE_OUT_OF_RANGE) => reader.read_all(range, page_size),
+        Err(Error::Gateway(failure)) if failure.code == Some(CODE_OUT_OF_RANGE) => {
+            sink.restart();
+            reader.read_all(range, page_size, sink)
+        }
         other => other,
     }
 }
@@ -192,25 +256,25 @@ impl<'a> Reader<'a> {
         Error::Gateway(failure)
     }
 
-    /// One range request: its endpoint, the answer's size and the parsed answer. A rejected
-    /// token is renewed once and the request sent again; other errors are mapped for the
-    /// user, except the gateway's own, which callers may still act on.
-    fn fetch(&mut self, request: &RangeRequest, range: &KeyRange) -> Result<(&'a str, usize, RangeResponse), Error> {
+    /// One range request: its endpoint and the successful answer, to be parsed by
+    /// [`parse_range`] (which borrows from it). A rejected token is renewed once and the
+    /// request sent again; other errors are mapped for the user, except the gateway's own,
+    /// which callers may still act on.
+    fn fetch(&mut self, request: &RangeRequest, range: &KeyRange) -> Result<(&'a str, HttpResponse), Error> {
         let body = serde_json::to_vec(request).expect("a range request serialises");
         loop {
             let (endpoint, answer) = self.post(RANGE_PATH, &body)?;
-            match parse_answer(endpoint, &answer) {
-                Ok(page) => return Ok((endpoint, answer.body.len(), page)),
+            if answer.status == 200 {
+                return Ok((endpoint, answer));
+            }
+            match gateway_failure(endpoint, &answer) {
                 // The token expired or this member does not know it: one new token, then
                 // the same request again. Bounded by the flag: a second rejection is final.
-                Err(Error::Gateway(f))
-                    if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated =>
-                {
+                f if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated => {
                     self.reauthenticated = true;
                     self.authenticate()?;
                 }
-                Err(Error::Gateway(f)) => return Err(self.range_error(range, f)),
-                Err(other) => return Err(other),
+                f => return Err(self.range_error(range, f)),
             }
         }
     }
@@ -223,7 +287,8 @@ impl<'a> Reader<'a> {
             count_only: true,
             ..RangeRequest::default()
         };
-        let (_, _, now) = self.fetch(&probe, range)?;
+        let (endpoint, answer) = self.fetch(&probe, range)?;
+        let now = parse_range(endpoint, &answer.body)?;
         if now.header.revision == revision {
             return Ok(Some(revision));
         }
@@ -238,15 +303,18 @@ impl<'a> Reader<'a> {
             ..RangeRequest::default()
         };
         // An unpinned read: its header's revision is the one it read at.
-        let (_, _, answer) = self.fetch(&check, range)?;
+        let (endpoint, answer) = self.fetch(&check, range)?;
+        let answer = parse_range(endpoint, &answer.body)?;
         let unchanged = answer.kvs.is_empty() && u64::try_from(answer.count).ok() == Some(count);
         Ok(unchanged.then_some(answer.header.revision.max(revision)))
     }
 
-    fn read_all(&mut self, range: &KeyRange, page_size: u32) -> Result<Snapshot, Error> {
+    fn read_all(&mut self, range: &KeyRange, page_size: u32, sink: &mut dyn Sink) -> Result<Read, Error> {
         let mut max_limit = page_size.max(1);
         let mut limit = max_limit.min(FIRST_PAGE_KEYS);
-        let mut kvs = Vec::new();
+        let mut keys = 0;
+        // Each key is decoded into this one buffer: the sink copies what it keeps.
+        let mut key = Vec::new();
         let mut start = range.start.clone();
         let mut revision = None;
         // Bounded: each page either adds at least one key or halves the limit; the first
@@ -261,7 +329,7 @@ impl<'a> Reader<'a> {
                 revision: revision.map(|r: i64| r.to_string()),
                 ..RangeRequest::default()
             };
-            let (endpoint, answer_bytes, page) = match self.fetch(&request, range) {
+            let (endpoint, answer) = match self.fetch(&request, range) {
                 Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
                     // The answer was too big for the gateway (4 MiB on older ones): ask for
                     // fewer keys per page.
@@ -272,6 +340,8 @@ impl<'a> Reader<'a> {
                 }
                 other => other?,
             };
+            let answer_bytes = answer.body.len();
+            let page = parse_range(endpoint, &answer.body)?;
             // The header carries the store's current revision, not the one a page was read
             // at: only the first answer's header says which revision to pin.
             let pinned = *revision.get_or_insert(page.header.revision);
@@ -285,20 +355,22 @@ impl<'a> Reader<'a> {
                 let fitting = u32::try_from(TARGET_PAGE_BYTES / bytes_per_key.max(1)).unwrap_or(u32::MAX);
                 limit = fitting.clamp(1, max_limit);
             }
-            for kv in page.kvs {
-                kvs.push(Kv {
-                    key: decode(endpoint, "key", &kv.key)?,
-                    value: decode(endpoint, "value", &kv.value)?,
-                });
+            for kv in &page.kvs {
+                key.clear();
+                BASE64
+                    .decode_vec(kv.key.as_bytes(), &mut key)
+                    .map_err(|e| malformed(endpoint, format!("a key is not base64 ({e})")))?;
+                sink.pair(&key, decode(endpoint, "value", &kv.value)?)?;
             }
+            keys += got as u64;
             if !page.more {
-                return Ok(Snapshot { revision: pinned, kvs });
+                return Ok(Read { revision: pinned, keys });
             }
             if got == 0 {
                 return Err(malformed(endpoint, "reported more keys but sent none"));
             }
             // The next page starts right after the last key: that key plus a zero byte.
-            start = kvs.last().expect("got keys").key.clone();
+            start.clone_from(&key);
             start.push(0);
         }
     }
@@ -410,12 +482,13 @@ pub struct RangeRequest {
 }
 
 /// The parts of a range response we use. Fields at their zero value are omitted by the
-/// gateway, hence the defaults.
+/// gateway, hence the defaults. Keys and values stay base64 text borrowed from the answer
+/// until they are decoded, one at a time.
 #[derive(Deserialize)]
-struct RangeResponse {
+struct RangeResponse<'a> {
     header: Header,
-    #[serde(default)]
-    kvs: Vec<KeyValue>,
+    #[serde(default, borrow)]
+    kvs: Vec<KeyValue<'a>>,
     #[serde(default)]
     more: bool,
     #[serde(default, deserialize_with = "int64")]
@@ -429,11 +502,13 @@ struct Header {
 }
 
 #[derive(Deserialize)]
-struct KeyValue {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
+struct KeyValue<'a> {
+    // Borrowed unless the text has JSON escapes (base64 has none; another host might
+    // still escape a `/`).
+    #[serde(default, borrow)]
+    key: Cow<'a, str>,
+    #[serde(default, borrow)]
+    value: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -460,11 +535,8 @@ fn int64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
     }
 }
 
-fn parse_answer(endpoint: &str, answer: &HttpResponse) -> Result<RangeResponse, Error> {
-    if answer.status != 200 {
-        return Err(Error::Gateway(gateway_failure(endpoint, answer)));
-    }
-    serde_json::from_slice(&answer.body).map_err(|e| malformed(endpoint, format!("not a range response ({e})")))
+fn parse_range<'b>(endpoint: &str, body: &'b [u8]) -> Result<RangeResponse<'b>, Error> {
+    serde_json::from_slice(body).map_err(|e| malformed(endpoint, format!("not a range response ({e})")))
 }
 
 /// An error answer: the gateway's code and message when its body has them.

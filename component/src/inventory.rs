@@ -95,36 +95,100 @@ pub enum LayoutError {
 
 /// Builds the whole inventory from every pair under `prefix`.
 pub fn build(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Result<Built<Inventory>, LayoutError> {
-    let mut inv = Inventory::default();
-    // Children that some group names: everything else hangs directly under `all`.
-    let mut has_parent = BTreeSet::new();
-    // Hosts that belong to a group other than `all` and `ungrouped`.
-    let mut grouped = BTreeSet::new();
-    // Variables as read, assembled into maps once every key is known.
-    let mut host_vars: BTreeMap<&str, Vec<VarEntry>> = BTreeMap::new();
-    let mut group_vars: BTreeMap<&str, Vec<VarEntry>> = BTreeMap::new();
+    let mut builder = Builder::new(prefix, rules);
+    for kv in pairs {
+        builder.add(&kv.key, kv.value.clone())?;
+    }
+    builder.finish()
+}
 
-    let skipped = for_each_entry(prefix, pairs, rules, |entry, key, value| {
+/// Builds an inventory from pairs given one at a time, so that a reader can hand over each
+/// page as it arrives and drop it. Pairs may come in any order; etcd's key order is the
+/// fast path (a host's variables are neighbours, so its map is looked up once, not once
+/// per variable).
+#[derive(Debug)]
+pub struct Builder<'r> {
+    prefix: &'r Prefix,
+    dir: String,
+    rules: &'r ValueRules,
+    inv: Inventory,
+    /// Children that some group names: everything else hangs directly under `all`.
+    has_parent: BTreeSet<String>,
+    /// Hosts that belong to a group other than `all` and `ungrouped`.
+    grouped: BTreeSet<String>,
+    /// Variables as read, assembled into maps once every key is known.
+    host_vars: BTreeMap<String, Vec<VarEntry>>,
+    group_vars: BTreeMap<String, Vec<VarEntry>>,
+    /// The host whose variables came last, and those variables.
+    current: Option<(String, Vec<VarEntry>)>,
+    skipped: Option<Skipped>,
+    /// Bytes of keys and values given: a good guess of the output's size.
+    bytes: usize,
+}
+
+impl<'r> Builder<'r> {
+    pub fn new(prefix: &'r Prefix, rules: &'r ValueRules) -> Builder<'r> {
+        Builder {
+            prefix,
+            dir: prefix.dir(),
+            rules,
+            inv: Inventory::default(),
+            has_parent: BTreeSet::new(),
+            grouped: BTreeSet::new(),
+            host_vars: BTreeMap::new(),
+            group_vars: BTreeMap::new(),
+            current: None,
+            skipped: None,
+            bytes: 0,
+        }
+    }
+
+    /// Bytes of keys and values given so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn prefix(&self) -> &'r Prefix {
+        self.prefix
+    }
+
+    pub fn rules(&self) -> &'r ValueRules {
+        self.rules
+    }
+
+    /// Takes one pair. Values of membership and children keys are never read, so their
+    /// bytes do not matter.
+    pub fn add(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), LayoutError> {
+        self.bytes += key.len() + value.len();
+        let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.skipped)? else {
+            return Ok(());
+        };
         match entry {
             Entry::HostVar { host, var } => {
-                host_entry(&mut inv, host);
-                host_vars
-                    .entry(host)
-                    .or_default()
-                    .push(VarEntry::new(var, key, value()?, rules));
+                let entry = VarEntry::new(var, text(key, value)?, self.rules);
+                match &mut self.current {
+                    Some((current, entries)) if current == host => entries.push(entry),
+                    _ => {
+                        self.flush_host();
+                        self.current = Some((host.to_string(), vec![entry]));
+                    }
+                }
             }
             Entry::GroupVar { group, var } => {
-                group_entry(&mut inv, group)?;
-                group_vars
-                    .entry(group)
-                    .or_default()
-                    .push(VarEntry::new(var, key, value()?, rules));
+                self.group(group)?;
+                let entry = VarEntry::new(var, text(key, value)?, self.rules);
+                match self.group_vars.get_mut(group) {
+                    Some(entries) => entries.push(entry),
+                    None => {
+                        self.group_vars.insert(group.to_string(), vec![entry]);
+                    }
+                }
             }
             Entry::Member { group, host } => {
-                group_entry(&mut inv, group)?.hosts.insert(host.to_string());
-                host_entry(&mut inv, host);
-                if group != ALL && group != UNGROUPED {
-                    grouped.insert(host.to_string());
+                self.group(group)?.hosts.insert(host.to_string());
+                self.host(host);
+                if group != ALL && group != UNGROUPED && !self.grouped.contains(host) {
+                    self.grouped.insert(host.to_string());
                 }
             }
             Entry::Child { parent, child } => {
@@ -133,82 +197,121 @@ pub fn build(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Result<Built<
                         parent: parent.to_string(),
                     });
                 }
-                group_entry(&mut inv, child)?;
-                group_entry(&mut inv, parent)?.children.insert(child.to_string());
-                has_parent.insert(child.to_string());
+                self.group(child)?;
+                self.group(parent)?.children.insert(child.to_string());
+                self.has_parent.insert(child.to_string());
             }
         }
         Ok(())
-    })?;
-
-    for (host, entries) in host_vars {
-        *host_entry(&mut inv, host) = assemble(entries)?;
-    }
-    for (group, entries) in group_vars {
-        group_entry(&mut inv, group)?.vars = assemble(entries)?;
     }
 
-    if let Some(cycle) = find_cycle(&inv.groups) {
-        return Err(LayoutError::ChildrenCycle(cycle));
+    /// The inventory of every pair given, checked: no loops among children.
+    pub fn finish(mut self) -> Result<Built<Inventory>, LayoutError> {
+        self.flush_host();
+        let prefix = self.prefix;
+        for (host, entries) in std::mem::take(&mut self.host_vars) {
+            let vars = assemble(entries, |var| prefix.key(Entry::HostVar { host: &host, var }))?;
+            self.inv.hostvars.insert(host, vars);
+        }
+        for (group, entries) in std::mem::take(&mut self.group_vars) {
+            let vars = assemble(entries, |var| prefix.key(Entry::GroupVar { group: &group, var }))?;
+            self.group(&group)?.vars = vars;
+        }
+        let Builder {
+            mut inv,
+            has_parent,
+            grouped,
+            skipped,
+            ..
+        } = self;
+
+        if let Some(cycle) = find_cycle(&inv.groups) {
+            return Err(LayoutError::ChildrenCycle(cycle));
+        }
+
+        let ungrouped: Vec<String> = inv
+            .hostvars
+            .keys()
+            .filter(|host| !grouped.contains(*host))
+            .cloned()
+            .collect();
+        inv.groups
+            .entry(UNGROUPED.to_string())
+            .or_default()
+            .hosts
+            .extend(ungrouped);
+
+        let roots: Vec<String> = inv
+            .groups
+            .keys()
+            .filter(|name| *name != ALL && !has_parent.contains(*name))
+            .cloned()
+            .collect();
+        let all = inv.groups.entry(ALL.to_string()).or_default();
+        all.children.extend(roots);
+        all.children.insert(UNGROUPED.to_string());
+
+        Ok(Built { value: inv, skipped })
     }
 
-    inv.groups.entry(UNGROUPED.to_string()).or_default();
-    let ungrouped: Vec<String> = inv
-        .hostvars
-        .keys()
-        .filter(|host| !grouped.contains(*host))
-        .cloned()
-        .collect();
-    inv.groups
-        .get_mut(UNGROUPED)
-        .expect("inserted above")
-        .hosts
-        .extend(ungrouped);
+    /// Moves the variables of the host read last to the others.
+    fn flush_host(&mut self) {
+        if let Some((host, entries)) = self.current.take() {
+            self.host(&host);
+            self.host_vars.entry(host).or_default().extend(entries);
+        }
+    }
 
-    let roots: Vec<String> = inv
-        .groups
-        .keys()
-        .filter(|name| *name != ALL && !has_parent.contains(*name))
-        .cloned()
-        .collect();
-    let all = inv.groups.entry(ALL.to_string()).or_default();
-    all.children.extend(roots);
-    all.children.insert(UNGROUPED.to_string());
+    fn host(&mut self, host: &str) {
+        if !self.inv.hostvars.contains_key(host) {
+            self.inv.hostvars.insert(host.to_string(), Vars::new());
+        }
+    }
 
-    Ok(Built { value: inv, skipped })
+    fn group(&mut self, group: &str) -> Result<&mut Group, LayoutError> {
+        if group == META {
+            return Err(LayoutError::ReservedGroupName {
+                group: group.to_string(),
+            });
+        }
+        if !self.inv.groups.contains_key(group) {
+            self.inv.groups.insert(group.to_string(), Group::default());
+        }
+        Ok(self.inv.groups.get_mut(group).expect("inserted above"))
+    }
 }
 
 /// The variables of one host, from the pairs under `prefix`; other keys are ignored, so
 /// the caller may pass just the host's own range. An unknown host has no variables.
 pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) -> Result<Built<Vars>, LayoutError> {
+    let dir = prefix.dir();
     let mut entries = Vec::new();
-    let skipped = for_each_entry(prefix, pairs, rules, |entry, key, value| {
-        if let Entry::HostVar { host: h, var } = entry
+    let mut skipped = None;
+    for kv in pairs {
+        if let Some((Entry::HostVar { host: h, var }, key)) = read_key(&dir, &kv.key, rules.nested_keys, &mut skipped)?
             && h == host
         {
-            entries.push(VarEntry::new(var, key, value()?, rules));
+            entries.push(VarEntry::new(var, text(key, kv.value.clone())?, rules));
         }
-        Ok(())
-    })?;
+    }
     Ok(Built {
-        value: assemble(entries)?,
+        value: assemble(entries, |var| prefix.key(Entry::HostVar { host, var }))?,
         skipped,
     })
 }
 
-/// One variable as read: where it goes (one segment, or several with nested keys), the key
-/// it came from (for errors) and its value.
-struct VarEntry<'a> {
-    var: &'a str,
-    key: &'a str,
+/// One variable as read: where it goes (one segment, or several with nested keys) and its
+/// value.
+#[derive(Debug)]
+struct VarEntry {
+    var: String,
     value: Variable,
 }
 
-impl<'a> VarEntry<'a> {
-    fn new(var: &'a str, key: &'a str, text: String, rules: &ValueRules) -> Self {
+impl VarEntry {
+    fn new(var: &str, text: String, rules: &ValueRules) -> Self {
         VarEntry {
-            var,
-            key,
+            var: var.to_string(),
             value: to_variable(text, rules),
         }
     }
@@ -219,24 +322,25 @@ fn is_below(outer: &str, inner: &str) -> bool {
     inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Builds a (possibly nested) map of variables. Sorted by path, a variable and the keys
-/// below it are neighbours, so one pass over neighbours finds every clash.
-fn assemble(mut entries: Vec<VarEntry>) -> Result<Vars, LayoutError> {
-    entries.sort_by(|a, b| var_path(a.var).cmp(var_path(b.var)));
-    if let Some(pair) = entries.windows(2).find(|pair| is_below(pair[0].var, pair[1].var)) {
+/// Builds a (possibly nested) map of variables; `key_of` names a variable's etcd key, for
+/// errors. Sorted by path, a variable and the keys below it are neighbours, so one pass
+/// over neighbours finds every clash.
+fn assemble(mut entries: Vec<VarEntry>, key_of: impl Fn(&str) -> String) -> Result<Vars, LayoutError> {
+    entries.sort_by(|a, b| var_path(&a.var).cmp(var_path(&b.var)));
+    if let Some(pair) = entries.windows(2).find(|pair| is_below(&pair[0].var, &pair[1].var)) {
         return Err(LayoutError::NestedClash {
-            value_key: pair[0].key.to_string(),
-            map_key: pair[1].key.to_string(),
+            value_key: key_of(&pair[0].var),
+            map_key: key_of(&pair[1].var),
         });
     }
     let mut vars = Vars::new();
-    for entry in entries {
-        let (parents, leaf) = match entry.var.rsplit_once('/') {
-            Some((parents, leaf)) => (Some(parents), leaf),
-            None => (None, entry.var),
+    for VarEntry { var, value } in entries {
+        let Some((parents, leaf)) = var.rsplit_once('/') else {
+            vars.insert(var, value);
+            continue;
         };
         let mut map = &mut vars;
-        for parent in parents.into_iter().flat_map(var_path) {
+        for parent in var_path(parents) {
             map = match map
                 .entry(parent.to_string())
                 .or_insert_with(|| Variable::Map(Vars::new()))
@@ -246,61 +350,42 @@ fn assemble(mut entries: Vec<VarEntry>) -> Result<Vars, LayoutError> {
                 _ => unreachable!("clashes are rejected before assembly"),
             };
         }
-        map.insert(leaf.to_string(), entry.value);
+        map.insert(leaf.to_string(), value);
     }
     Ok(vars)
 }
 
-/// Calls `f` with each classified key, the key itself, and a way to read its value as text
-/// (values of membership keys are never read, so their bytes do not matter). Returns the
-/// keys that fit no kind.
-fn for_each_entry<'a>(
-    prefix: &Prefix,
-    pairs: &'a [Kv],
-    rules: &ValueRules,
-    mut f: impl FnMut(Entry<'a>, &'a str, &dyn Fn() -> Result<String, LayoutError>) -> Result<(), LayoutError>,
-) -> Result<Option<Skipped>, LayoutError> {
-    let dir = prefix.dir();
-    let mut skipped: Option<Skipped> = None;
-    for kv in pairs {
-        let key = std::str::from_utf8(&kv.key).map_err(|_| LayoutError::NonUtf8Key {
-            key: String::from_utf8_lossy(&kv.key).into_owned(),
-        })?;
-        match key
-            .strip_prefix(&dir)
-            .and_then(|rest| classify(rest, rules.nested_keys))
-        {
-            Some(entry) => {
-                let value = || {
-                    String::from_utf8(kv.value.clone()).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
-                };
-                f(entry, key, &value)?;
-            }
-            None => match &mut skipped {
+/// Reads one key: what it says and the key as text, or `None` (counted in `skipped`) for a
+/// key that fits no kind.
+fn read_key<'k>(
+    dir: &str,
+    key: &'k [u8],
+    nested: bool,
+    skipped: &mut Option<Skipped>,
+) -> Result<Option<(Entry<'k>, &'k str)>, LayoutError> {
+    let key = std::str::from_utf8(key).map_err(|_| LayoutError::NonUtf8Key {
+        key: String::from_utf8_lossy(key).into_owned(),
+    })?;
+    match key.strip_prefix(dir).and_then(|rest| classify(rest, nested)) {
+        Some(entry) => Ok(Some((entry, key))),
+        None => {
+            match skipped {
                 Some(s) => s.count += 1,
                 None => {
-                    skipped = Some(Skipped {
+                    *skipped = Some(Skipped {
                         count: 1,
                         example: key.to_string(),
                     })
                 }
-            },
+            }
+            Ok(None)
         }
     }
-    Ok(skipped)
 }
 
-fn host_entry<'i>(inv: &'i mut Inventory, host: &str) -> &'i mut Vars {
-    inv.hostvars.entry(host.to_string()).or_default()
-}
-
-fn group_entry<'i>(inv: &'i mut Inventory, group: &str) -> Result<&'i mut Group, LayoutError> {
-    if group == META {
-        return Err(LayoutError::ReservedGroupName {
-            group: group.to_string(),
-        });
-    }
-    Ok(inv.groups.entry(group.to_string()).or_default())
+/// A variable's value as text.
+fn text(key: &str, value: Vec<u8>) -> Result<String, LayoutError> {
+    String::from_utf8(value).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
 }
 
 /// Finds a loop in the children graph by depth-first search, visiting groups and children

@@ -48,19 +48,24 @@ pub struct Answer {
 
 /// `--list`: reads the whole prefix in one snapshot and renders the inventory.
 pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Answer, Error> {
-    let snapshot = gateway::read_range(
+    // Each page goes into the builder as it arrives: the range is never held whole.
+    let mut builder = inventory::Builder::new(&settings.prefix, &settings.values);
+    let read = gateway::read_range_into(
         transport,
         &settings.endpoints,
         &settings.prefix.range(),
         settings.page_size,
         settings.credentials.as_ref(),
+        &mut builder,
     )?;
-    let built = inventory::build(&settings.prefix, &snapshot.kvs, &settings.values)?;
+    // The output is about as long as the keys and values: one allocation, no regrowth.
+    let size = builder.bytes();
+    let built = builder.finish()?;
     Ok(Answer {
-        json: to_json(&built.value),
+        json: to_json(&built.value, size),
         skipped: built.skipped,
-        revision: snapshot.revision,
-        key_count: snapshot.kvs.len() as u64,
+        revision: read.revision,
+        key_count: read.keys,
     })
 }
 
@@ -101,7 +106,7 @@ pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str)
     )?;
     let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
-        json: to_json(&built.value),
+        json: to_json(&built.value, 0),
         skipped: built.skipped,
         revision: snapshot.revision,
         key_count: snapshot.kvs.len() as u64,
@@ -118,7 +123,9 @@ pub fn skipped_warning(prefix: &Prefix, skipped: &Skipped) -> String {
     )
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
+fn to_json(value: &impl serde::Serialize, capacity: usize) -> String {
+    let mut out = Vec::with_capacity(capacity);
     // Maps with string keys and string leaves: serialisation cannot fail.
-    serde_json::to_string(value).expect("inventory JSON serialises")
+    serde_json::to_writer(&mut out, value).expect("inventory JSON serialises");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }

@@ -71,7 +71,10 @@ impl Body {
         let copied = std::io::copy(&mut self.reader()?, out)?;
         match copied == self.length {
             true => Ok(()),
-            false => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the cache file shrank")),
+            false => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the cache file shrank",
+            )),
         }
     }
 
@@ -350,7 +353,11 @@ mod tests {
         cache.store(&answer("{\"all\":{}}")).unwrap();
         let entry = cache.load().unwrap().unwrap();
         assert_eq!(
-            (entry.body.read_to_string().unwrap().as_str(), entry.revision, entry.key_count),
+            (
+                entry.body.read_to_string().unwrap().as_str(),
+                entry.revision,
+                entry.key_count
+            ),
             ("{\"all\":{}}", 42, 7)
         );
         let mode = fs::metadata(cache.path()).unwrap().permissions().mode();

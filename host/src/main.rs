@@ -219,10 +219,7 @@ fn main() -> ExitCode {
                 Output::Text(text) => out.write_all(text.as_bytes()),
                 Output::Cached(body) => body.write_to(&mut out),
             };
-            match body
-                .and_then(|()| out.write_all(b"\n"))
-                .and_then(|()| out.flush())
-            {
+            match body.and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
                 Ok(()) if printed.failed => ExitCode::FAILURE,
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("cannot write to stdout: {e}")),
@@ -312,9 +309,12 @@ fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: 
     let graph = |json: &str, root: &str| graph::render(json, root).map(Output::Text).map_err(|e| e.to_string());
     match (mode, output) {
         (Mode::Graph(root), Output::Text(json)) => graph(&json, root),
-        (Mode::Graph(root), Output::Cached(body)) => {
-            graph(&body.read_to_string().map_err(|e| format!("cannot read the cache: {e}"))?, root)
-        }
+        (Mode::Graph(root), Output::Cached(body)) => graph(
+            &body
+                .read_to_string()
+                .map_err(|e| format!("cannot read the cache: {e}"))?,
+            root,
+        ),
         (_, output) => Ok(output),
     }
 }

@@ -64,10 +64,14 @@ struct Session {
     kv: KvClient,
 }
 
-/// Keys read from etcd beyond the page the component asked for, kept for its next pages.
+/// Keys read from etcd beyond the page the component asked for, kept for its next pages,
+/// and the read after them already under way: etcd works on it while the component
+/// builds the inventory from these.
 struct ReadAhead {
     session: usize,
+    kv: KvClient,
     end: Vec<u8>,
+    limit: i64,
     /// The revision these keys were read at: the component pins its later pages to it.
     revision: i64,
     /// What the component asks for next: the last key served plus a zero byte.
@@ -78,6 +82,67 @@ struct ReadAhead {
     count: i64,
     /// Whether etcd holds keys in the range beyond `kvs`.
     more: bool,
+    next: Option<tokio::task::JoinHandle<Result<GetResponse, etcd_client::Error>>>,
+}
+
+impl ReadAhead {
+    /// Makes sure keys are at hand when etcd has more, and that the read after them is
+    /// under way.
+    async fn refill(&mut self) -> Result<(), etcd_client::Error> {
+        if self.kvs.is_empty() && self.more {
+            let mut read = match self.next.take() {
+                Some(next) => next
+                    .await
+                    .map_err(|e| etcd_client::Error::IoError(std::io::Error::other(e)))??,
+                None => self.read_after(&self.next_key).await?,
+            };
+            self.more = read.more();
+            self.kvs = read.take_kvs().into();
+        }
+        if self.more && self.next.is_none() {
+            let after = match self.kvs.back() {
+                Some(last) => [last.key(), &[0]].concat(),
+                None => self.next_key.clone(),
+            };
+            let read = self.read_after(&after);
+            self.next = Some(tokio::spawn(read));
+        }
+        Ok(())
+    }
+
+    /// The read of the next keys from `start` on, at the pinned revision.
+    fn read_after(&self, start: &[u8]) -> impl Future<Output = Result<GetResponse, etcd_client::Error>> + use<> {
+        read(
+            self.kv.clone(),
+            start.to_vec(),
+            self.end.clone(),
+            self.limit,
+            self.revision,
+        )
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        if let Some(next) = self.next.take() {
+            next.abort();
+        }
+    }
+}
+
+/// Up to `limit` keys of `[start, end)` at `revision` (0: the newest).
+async fn read(
+    mut kv: KvClient,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    limit: i64,
+    revision: i64,
+) -> Result<GetResponse, etcd_client::Error> {
+    let options = GetOptions::new()
+        .with_range(end)
+        .with_limit(limit)
+        .with_revision(revision);
+    kv.get(start, Some(options)).await
 }
 
 /// An answer for the component: HTTP status and JSON body, as etcd's gateway would send.
@@ -217,19 +282,19 @@ impl Inner {
     /// from a new read of up to [`READ_AHEAD_KEYS`] keys at the requested revision.
     async fn page(&mut self, session: usize, request: &Range) -> Result<Answer, etcd_client::Error> {
         let continues = self.ahead.as_ref().is_some_and(|a| {
-            a.session == session
-                && a.end == request.end
-                && a.revision == request.revision
-                && a.next_key == request.key
-                && (!a.kvs.is_empty() || !a.more)
+            a.session == session && a.end == request.end && a.revision == request.revision && a.next_key == request.key
         });
         if !continues {
-            let options = GetOptions::new()
-                .with_range(request.end.clone())
-                .with_limit(READ_AHEAD_KEYS.max(request.limit))
-                .with_revision(request.revision);
-            let mut kv = self.sessions[session].kv.clone();
-            let mut read = kv.get(request.key.clone(), Some(options)).await?;
+            let kv = self.sessions[session].kv.clone();
+            let limit = READ_AHEAD_KEYS.max(request.limit);
+            let mut read = read(
+                kv.clone(),
+                request.key.clone(),
+                request.end.clone(),
+                limit,
+                request.revision,
+            )
+            .await?;
             let header = read.take_header();
             let revision = match request.revision {
                 0 => header.as_ref().map_or(0, |h| h.revision()),
@@ -237,16 +302,20 @@ impl Inner {
             };
             self.ahead = Some(ReadAhead {
                 session,
+                kv,
                 end: request.end.clone(),
                 revision,
+                limit,
                 next_key: request.key.clone(),
                 header,
                 count: read.count(),
                 more: read.more(),
                 kvs: read.take_kvs().into(),
+                next: None,
             });
         }
         let ahead = self.ahead.as_mut().expect("a read ahead was just made");
+        ahead.refill().await?;
         let served = usize::try_from(request.limit)
             .unwrap_or(usize::MAX)
             .min(ahead.kvs.len());
