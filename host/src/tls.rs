@@ -156,32 +156,47 @@ impl HttpsClient {
     /// A TLS failure in words, with what to check, for the guest's "unreachable" line.
     fn tls_error(&self, error: &std::io::Error) -> Option<Error> {
         let tls = error.get_ref()?.downcast_ref::<rustls::Error>()?;
-        let text = match tls {
-            rustls::Error::InvalidCertificate(why) => {
-                let check = if self.private_ca {
-                    "is --cacert (ETCDCTL_CACERT, ca_cert) the CA that signed etcd's certificate, for this address?"
-                } else {
-                    "set --cacert (ETCDCTL_CACERT, ca_cert) to the CA that signed etcd's certificate"
-                };
-                format!("TLS certificate of etcd not trusted ({why:?}): {check}")
-            }
-            rustls::Error::AlertReceived(
-                alert @ (AlertDescription::CertificateRequired
-                | AlertDescription::BadCertificate
-                | AlertDescription::UnknownCA
-                | AlertDescription::CertificateUnknown),
-            ) => {
-                let check = if self.client_identity {
-                    "is the client certificate (--cert, ETCDCTL_CERT, client_cert) signed by a CA etcd trusts?"
-                } else {
-                    "etcd wants a client certificate: set --cert and --key (ETCDCTL_CERT and ETCDCTL_KEY, or \
-                     client_cert and client_key)"
-                };
-                format!("etcd refused the TLS connection ({alert:?}): {check}")
-            }
-            other => format!("TLS failed: {other}"),
-        };
-        Some(Error::InternalError(Some(text)))
+        Some(Error::InternalError(Some(describe_tls(
+            tls,
+            self.private_ca,
+            self.client_identity,
+        ))))
+    }
+}
+
+/// A TLS failure in words, with what to check: whether a private CA (`--cacert`) and a
+/// client certificate (`--cert`) were configured decides the advice. Shared by both
+/// transports, so they say it alike.
+pub fn describe_tls(error: &rustls::Error, private_ca: bool, client_identity: bool) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(why) => {
+            let check = if private_ca {
+                "is --cacert (ETCDCTL_CACERT, ca_cert) the CA that signed etcd's certificate, for this address?"
+            } else {
+                "set --cacert (ETCDCTL_CACERT, ca_cert) to the CA that signed etcd's certificate"
+            };
+            format!("TLS certificate of etcd not trusted ({why:?}): {check}")
+        }
+        rustls::Error::AlertReceived(
+            alert @ (AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown),
+        ) => format!(
+            "etcd refused the TLS connection ({alert:?}): {}",
+            client_certificate_check(client_identity)
+        ),
+        other => format!("TLS failed: {other}"),
+    }
+}
+
+/// What to check when etcd refuses us for our client certificate, or the lack of one.
+pub fn client_certificate_check(client_identity: bool) -> &'static str {
+    if client_identity {
+        "is the client certificate (--cert, ETCDCTL_CERT, client_cert) signed by a CA etcd trusts?"
+    } else {
+        "etcd wants a client certificate: set --cert and --key (ETCDCTL_CERT and ETCDCTL_KEY, or client_cert and \
+         client_key)"
     }
 }
 

@@ -36,7 +36,7 @@ fn a_dead_first_endpoint_passes_the_read_to_the_next() {
 #[test]
 fn an_http_error_from_something_else_fails_with_its_status() {
     let stub = HttpStub::start("404 Not Found", "404 page not found");
-    let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
+    let run = run(clean_command(binary()).args(["--list", "--transport", "gateway", "--endpoints", &stub.endpoint]));
     run.failure(&[
         &format!("etcd at {} answered HTTP 404: 404 page not found", stub.endpoint),
         "gateway",
@@ -47,7 +47,7 @@ fn an_http_error_from_something_else_fails_with_its_status() {
 fn a_gateway_error_body_is_reported_with_its_message() {
     let body = r#"{"error":"etcdserver: permission denied","message":"etcdserver: permission denied","code":7}"#;
     let stub = HttpStub::start("403 Forbidden", body);
-    let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
+    let run = run(clean_command(binary()).args(["--list", "--transport", "gateway", "--endpoints", &stub.endpoint]));
     run.failure(&[
         "etcd denies reading the keys under /ansible/ without a user",
         "ETCDCTL_USER",
@@ -62,7 +62,8 @@ fn a_malformed_answer_fails_without_a_partial_inventory() {
         r#"{"kvs":[]}"#,
     ] {
         let stub = HttpStub::start("200 OK", body);
-        let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
+        let run =
+            run(clean_command(binary()).args(["--list", "--transport", "gateway", "--endpoints", &stub.endpoint]));
         run.failure(&[&stub.endpoint, "invalid range response"]);
     }
 }

@@ -19,5 +19,6 @@ mod sandbox;
 mod settings;
 mod snapshot;
 mod tls;
+mod transport;
 mod values;
 mod wasmtime_cli;

@@ -57,6 +57,8 @@ struct Launch<'a> {
     /// `None` for a cluster of this member alone.
     cluster: Option<(&'a str, &'a str)>,
     tls: Option<Tls<'a>>,
+    /// More etcd flags.
+    extra: &'a [&'a str],
 }
 
 impl Etcd {
@@ -70,6 +72,22 @@ impl Etcd {
                 peer_port: peer,
                 cluster: None,
                 tls: None,
+                extra: &[],
+            })
+        })
+    }
+
+    /// Starts etcd with more flags, such as `--enable-grpc-gateway=false`.
+    pub fn start_with(extra: &[&str]) -> Etcd {
+        retry("etcd", || {
+            let [client, peer] = free_ports();
+            Self::start_one(Launch {
+                name: "test",
+                client_port: client,
+                peer_port: peer,
+                cluster: None,
+                tls: None,
+                extra,
             })
         })
     }
@@ -90,6 +108,7 @@ impl Etcd {
                     port: tls,
                     client_cert_auth,
                 }),
+                extra: &[],
             })
         })
     }
@@ -160,6 +179,7 @@ impl Etcd {
                     .arg(&tls.pki.ca_cert);
             }
         }
+        command.args(launch.extra);
         command
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file"))
@@ -377,6 +397,7 @@ impl EtcdCluster {
                     peer_port: peer_ports[i],
                     cluster: Some((&initial_cluster, &token)),
                     tls: None,
+                    extra: &[],
                 })
             })
             .collect();
