@@ -28,11 +28,14 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 /// Keys in the first gRPC read behind the component's pages: small, so that the component
 /// starts work early while etcd reads on (10,000 hosts: 190 ms instead of 220).
 const FIRST_READ_KEYS: i64 = 1 << 14;
-/// Keys in each later read. etcd 3.4 visits every key left
-/// in the range for each read (about 0.15 µs a key here), so n keys cost it n²/2p visits in
-/// reads of p: for 1.1 million keys, 0.9 s of etcd CPU at 100,000, 0.36 s at 250,000. A
-/// read of 262,144 inventory keys is about 25 MB in the host.
+/// Keys in each later read. etcd 3.4 visits every key left in the range for each read
+/// (about 0.15 µs a key here), so n keys cost it n²/2p visits in reads of p: for 1.1
+/// million keys, 0.9 s of etcd CPU at 100,000, 0.36 s at 250,000. A read of 262,144
+/// inventory keys is about 25 MB in the host.
 const MAX_READ_KEYS: i64 = 1 << 18;
+/// ... and fewer when values are large: about this many bytes of keys and values per read,
+/// judged by the first read, so that one read stays well inside the request timeout.
+const MAX_READ_BYTES: usize = 32 << 20;
 /// The largest gRPC answer accepted (tonic's default, 4 MiB, is far below one read ahead).
 const MAX_ANSWER_BYTES: usize = 1 << 30;
 /// gRPC status codes, as etcd's gateway reports them in error bodies.
@@ -76,7 +79,10 @@ struct ReadAhead {
     session: usize,
     kv: KvClient,
     end: Vec<u8>,
+    /// Keys asked for in the last read.
     limit: i64,
+    /// Bytes of key and value per key in the first read.
+    key_bytes: usize,
     /// The revision these keys were read at: the component pins its later pages to it.
     revision: i64,
     /// What the component asks for next: the last key served plus a zero byte.
@@ -115,10 +121,11 @@ impl ReadAhead {
         Ok(())
     }
 
-    /// The read of the next keys from `start` on, at the pinned revision: as many as etcd
-    /// reads cheaply, [`MAX_READ_KEYS`] (or the component's page, if larger).
+    /// The read of the next keys from `start` on, at the pinned revision: many at once,
+    /// for etcd's sake, up to [`MAX_READ_KEYS`] and [`MAX_READ_BYTES`].
     fn read_after(&mut self, start: &[u8]) -> impl Future<Output = Result<GetResponse, etcd_client::Error>> + use<> {
-        self.limit = self.limit.max(MAX_READ_KEYS);
+        let fitting = i64::try_from(MAX_READ_BYTES / self.key_bytes.max(1)).unwrap_or(MAX_READ_KEYS);
+        self.limit = fitting.clamp(1, MAX_READ_KEYS);
         read(
             self.kv.clone(),
             start.to_vec(),
@@ -318,6 +325,8 @@ impl Inner {
             )
             .await?;
             let header = read.take_header();
+            let kvs = read.take_kvs();
+            let key_bytes = kvs.iter().map(|kv| kv.key().len() + kv.value().len()).sum::<usize>() / kvs.len().max(1);
             let revision = match request.revision {
                 0 => header.as_ref().map_or(0, |h| h.revision()),
                 pinned => pinned,
@@ -328,11 +337,12 @@ impl Inner {
                 end: request.end.clone(),
                 revision,
                 limit,
+                key_bytes,
                 next_key: request.key.clone(),
                 header,
                 count: read.count(),
                 more: read.more(),
-                kvs: read.take_kvs().into(),
+                kvs: kvs.into(),
                 next: None,
             });
         }
