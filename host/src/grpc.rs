@@ -22,10 +22,10 @@ const PAGE_KEYS: i64 = 100_000;
 const MAX_ANSWER_BYTES: usize = 256 << 20;
 /// gRPC status codes etcd answers with, as numbers (tonic's `Code` as i32).
 const UNAVAILABLE: i32 = 14;
-const UNAUTHENTICATED: i32 = 16;
+pub(crate) const UNAUTHENTICATED: i32 = 16;
 const PERMISSION_DENIED: i32 = 7;
 const OUT_OF_RANGE: i32 = 11;
-const INVALID_ARGUMENT: i32 = 3;
+pub(crate) const INVALID_ARGUMENT: i32 = 3;
 
 /// A connected client, and what its errors need to name.
 #[derive(Clone)]
@@ -226,12 +226,14 @@ fn describe(error: &etcd_client::Error, endpoints: &str, user: Option<&str>, doi
 
 /// A message and the errors beneath it on one line (transport errors keep the useful part,
 /// such as "Connection refused", in a source).
-fn with_sources(message: &str, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+pub(crate) fn with_sources(message: &str, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     let mut text = message.to_string();
     while let Some(inner) = source {
         let part = inner.to_string();
         if !text.contains(&part) {
-            text.push_str(": ");
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&part);
         }
         source = inner.source();

@@ -25,6 +25,8 @@ use etcd_inventory::settings::Settings;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
+use crate::grpc::{INVALID_ARGUMENT, UNAUTHENTICATED};
+
 /// Keys in the first gRPC read behind the component's pages: small, so that the component
 /// starts work early while etcd reads on (10,000 hosts: 190 ms instead of 220).
 const FIRST_READ_KEYS: i64 = 1 << 14;
@@ -38,9 +40,6 @@ const MAX_READ_KEYS: i64 = 1 << 18;
 const MAX_READ_BYTES: usize = 32 << 20;
 /// The largest gRPC answer accepted (tonic's default, 4 MiB, is far below one read ahead).
 const MAX_ANSWER_BYTES: usize = 1 << 30;
-/// gRPC status codes, as etcd's gateway reports them in error bodies.
-const INVALID_ARGUMENT: i32 = 3;
-const UNAUTHENTICATED: i32 = 16;
 
 /// Answers the component's gateway requests over gRPC. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -581,44 +580,39 @@ struct TlsAdvice {
 /// Why etcd could not be reached, in the words the gateway transport uses where the causes
 /// are the same (refused, timed out, TLS), and with what to check otherwise.
 fn unreachable(error: &etcd_client::Error, tls: TlsAdvice) -> HttpError {
-    let (mut text, mut source): (String, Option<&(dyn std::error::Error + 'static)>) = match error {
+    let (message, source): (String, Option<&(dyn std::error::Error + 'static)>) = match error {
         etcd_client::Error::GRpcStatus(status) => (status.message().to_string(), std::error::Error::source(status)),
         etcd_client::Error::TransportError(e) => (String::new(), Some(e)),
         other => (other.to_string(), None),
     };
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
-                std::io::ErrorKind::TimedOut => return HttpError::ConnectionTimeout,
-                _ => {}
-            }
+    let causes = std::iter::successors(source, |cause| cause.source());
+    for cause in causes {
+        let io = cause.downcast_ref::<std::io::Error>();
+        match io.map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::ConnectionRefused) => return HttpError::ConnectionRefused,
+            Some(std::io::ErrorKind::TimedOut) => return HttpError::ConnectionTimeout,
+            _ => {}
         }
-        let rustls = (cause.downcast_ref::<std::io::Error>())
-            .and_then(|io| io.get_ref())
+        let rustls = (io.and_then(|io| io.get_ref()))
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             .or_else(|| cause.downcast_ref::<rustls::Error>());
         if let Some(rustls) = rustls {
             let described = crate::tls::describe_tls(rustls, tls.private_ca, tls.client_identity);
             return HttpError::InternalError(Some(described));
         }
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
-        }
-        source = cause.source();
     }
+    let text = crate::grpc::with_sources(&message, source);
     let advice = if text.contains("h2 protocol error") || text.contains("http2 error") {
         "; this is not etcd's gRPC API: if only etcd's JSON gateway can be reached there, set --transport gateway"
+            .to_string()
     } else if tls.https && !tls.client_identity && (text.contains("closed") || text.contains("canceled")) {
         // With TLS 1.3, etcd refuses a missing client certificate after the handshake.
-        "; etcd closed the TLS connection, so perhaps etcd wants a client certificate: set --cert and --key \
-         (ETCDCTL_CERT and ETCDCTL_KEY, or client_cert and client_key)"
+        format!(
+            "; etcd closed the TLS connection, so perhaps {}",
+            crate::tls::client_certificate_check(false)
+        )
     } else {
-        ""
+        String::new()
     };
     HttpError::InternalError(Some(format!("gRPC: {text}{advice}")))
 }

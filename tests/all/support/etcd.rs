@@ -64,17 +64,7 @@ struct Launch<'a> {
 impl Etcd {
     /// Starts etcd and waits until it answers `/health`. Panics with etcd's log on failure.
     pub fn start() -> Etcd {
-        retry("etcd", || {
-            let [client, peer] = free_ports();
-            Self::start_one(Launch {
-                name: "test",
-                client_port: client,
-                peer_port: peer,
-                cluster: None,
-                tls: None,
-                extra: &[],
-            })
-        })
+        Self::start_with(&[])
     }
 
     /// Starts etcd with more flags, such as `--enable-grpc-gateway=false`.
