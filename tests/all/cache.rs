@@ -220,3 +220,29 @@ fn a_classic_etcd_ini_cache_section_turns_it_on() {
     f.etcd().put(&[("/ansible/hostvars/new01/v", "1")]);
     assert_eq!(list().stdout, first.stdout, "max_age = 300: served without asking etcd");
 }
+
+#[test]
+fn a_cached_inventory_also_draws_the_graph() {
+    let f = Fixture::new();
+    let graph = |cache: &str| {
+        run(clean_command(binary())
+            .args(["--graph", "prod"])
+            .env("ETCDCTL_ENDPOINTS", &f.endpoint)
+            .env("ETCD_INVENTORY_CACHE", cache)
+            .env("ETCD_INVENTORY_CACHE_PATH", f.dir.path()))
+    };
+    let fresh = graph("false");
+    assert!(
+        fresh.stdout.contains("@prod:") && fresh.stdout.contains("web01"),
+        "{fresh:?}"
+    );
+    f.list(&[], &[]);
+    let written = std::fs::metadata(f.file()).unwrap().modified().unwrap();
+    let cached = graph("true");
+    assert_eq!(
+        (cached.stdout.as_str(), cached.stderr.as_str()),
+        (fresh.stdout.as_str(), "")
+    );
+    let after = std::fs::metadata(f.file()).unwrap().modified().unwrap();
+    assert_eq!(after, written, "drawn from the cache file, not rewritten");
+}

@@ -144,3 +144,14 @@ fn both_transports_authenticate_and_refuse_alike() {
     anonymous("grpc").failure(&["ETCDCTL_USER"]);
     assert_eq!(anonymous("grpc").stderr, anonymous("gateway").stderr);
 }
+
+#[test]
+fn the_grpc_transport_says_when_an_endpoint_speaks_no_grpc() {
+    let stub = crate::support::http_stub::HttpStub::start("404 Not Found", "404 page not found");
+    let run = run(clean_command(binary()).args(["--list", "--endpoints", &stub.endpoint]));
+    run.failure(&[
+        &format!("cannot reach etcd at {}", stub.endpoint),
+        "not etcd's gRPC API",
+        "set --transport gateway",
+    ]);
+}
