@@ -44,6 +44,8 @@ fn main() {
     // The workspace manifest holds the `wasm` profile the component is built with.
     println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", root.join("component/Cargo.toml").display());
+    // The engine settings the precompiled code must match.
+    println!("cargo:rerun-if-changed={}", manifest_dir.join("src/engine_config.rs").display());
 }
 
 /// Runs `cargo build` of the component and returns the path of the `.wasm`. Every source

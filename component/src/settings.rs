@@ -18,6 +18,13 @@ pub const DEFAULT_DIAL_TIMEOUT_MS: u32 = 2_000;
 /// etcdctl's default command timeout; here it bounds each request (its first byte and every
 /// pause between bytes), so a stalled member fails over instead of hanging Ansible.
 pub const DEFAULT_COMMAND_TIMEOUT_MS: u32 = 5_000;
+/// About five times what 100,000 hosts of 10 variables need (180 to 190 MiB).
+pub const DEFAULT_MEMORY_LIMIT_MIB: u32 = 1_024;
+/// wasm32's whole address space.
+pub const MAX_MEMORY_LIMIT_MIB: u32 = 4_096;
+/// Far above a large read (100,000 hosts take about 2 s, 22 s over the gateway), far below
+/// "stuck": a deploy waits this long at most.
+pub const DEFAULT_TIME_LIMIT_MS: u32 = 120_000;
 
 /// Environment variables read, as etcdctl names them where it has one.
 pub const ENV_ENDPOINTS: &str = "ETCDCTL_ENDPOINTS";
@@ -35,6 +42,8 @@ pub const ENV_TRUST_TEMPLATES: &str = "ETCD_INVENTORY_TRUST_TEMPLATES";
 pub const ENV_TYPED_VALUES: &str = "ETCD_INVENTORY_TYPED_VALUES";
 pub const ENV_NESTED_KEYS: &str = "ETCD_INVENTORY_NESTED_KEYS";
 pub const ENV_TRANSPORT: &str = "ETCD_INVENTORY_TRANSPORT";
+pub const ENV_MEMORY_LIMIT: &str = "ETCD_INVENTORY_MEMORY_LIMIT";
+pub const ENV_TIME_LIMIT: &str = "ETCD_INVENTORY_TIME_LIMIT";
 pub const ENV_CACHE: &str = "ETCD_INVENTORY_CACHE";
 pub const ENV_CACHE_PATH: &str = "ETCD_INVENTORY_CACHE_PATH";
 pub const ENV_CACHE_MAX_AGE: &str = "ETCD_INVENTORY_CACHE_MAX_AGE";
@@ -44,7 +53,7 @@ pub const ENV_REFRESH_CACHE: &str = "ETCD_INVENTORY_REFRESH_CACHE";
 /// The classic script's variable naming its etcd.ini.
 pub const ENV_INI_PATH: &str = "ETCD_INI_PATH";
 /// Every variable [`resolve`] and [`ini_location`] read: a host passes only these on.
-pub const ENV_VARS: [&str; 20] = [
+pub const ENV_VARS: [&str; 22] = [
     ENV_ENDPOINTS,
     ENV_DIAL_TIMEOUT,
     ENV_COMMAND_TIMEOUT,
@@ -59,6 +68,8 @@ pub const ENV_VARS: [&str; 20] = [
     ENV_TYPED_VALUES,
     ENV_NESTED_KEYS,
     ENV_TRANSPORT,
+    ENV_MEMORY_LIMIT,
+    ENV_TIME_LIMIT,
     ENV_CACHE,
     ENV_CACHE_PATH,
     ENV_CACHE_MAX_AGE,
@@ -89,6 +100,8 @@ pub struct Flags {
     pub typed_values: Option<String>,
     pub nested_keys: Option<String>,
     pub transport: Option<String>,
+    pub memory_limit: Option<String>,
+    pub time_limit: Option<String>,
     pub cache: Option<String>,
     pub cache_path: Option<String>,
     pub cache_max_age: Option<String>,
@@ -115,6 +128,8 @@ pub struct Settings {
     pub tls: TlsFiles,
     /// How the native host carries the component's requests to etcd.
     pub transport: Transport,
+    /// What the native host lets the component use.
+    pub limits: SandboxLimits,
     /// The `--list` cache, which the native host keeps.
     pub cache: CacheSettings,
 }
@@ -130,6 +145,26 @@ pub enum Transport {
     Grpc,
     /// They go to etcd's JSON gateway as they are (for a proxy that passes only HTTP/1).
     Gateway,
+}
+
+/// The native host's bounds on the component, so that no data (or component) can exhaust
+/// or hang the machine Ansible runs on. Stock hosts have their own (`wasmtime run -W
+/// max-memory-size=...,timeout=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Most linear memory the component may have, in MiB (1 to 4096, wasm32's ceiling).
+    pub memory_mib: u32,
+    /// Longest the component may take for one command: reading etcd included.
+    pub time_limit_ms: u32,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_mib: DEFAULT_MEMORY_LIMIT_MIB,
+            time_limit_ms: DEFAULT_TIME_LIMIT_MS,
+        }
+    }
 }
 
 /// The classic `[cache]` section, and what a cache that validates adds to it.
@@ -235,6 +270,7 @@ impl Settings {
             credentials,
             tls: TlsFiles::default(),
             transport: Transport::default(),
+            limits: SandboxLimits::default(),
             cache: CacheSettings::default(),
         })
     }
@@ -396,7 +432,27 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         credentials: credentials(flags, &sources)?,
         tls,
         transport: transport(flags, &sources)?,
+        limits: limits(flags, &sources)?,
         cache: cache_settings(flags, &sources)?,
+    })
+}
+
+fn limits(flags: &Flags, sources: &Sources) -> Result<SandboxLimits, Error> {
+    let memory = (&flags.memory_limit, "--memory-limit");
+    let memory_mib = sources.number(memory, ENV_MEMORY_LIMIT, "memory_limit", DEFAULT_MEMORY_LIMIT_MIB)?;
+    if memory_mib > MAX_MEMORY_LIMIT_MIB {
+        let s = sources.get(memory, Some(ENV_MEMORY_LIMIT), Some("memory_limit"));
+        let s = s.expect("only a given limit is above the maximum");
+        return Err(invalid(&s, "expected MiB, at most 4096 (wasm32 addresses 4 GiB)"));
+    }
+    Ok(SandboxLimits {
+        memory_mib,
+        time_limit_ms: sources.duration(
+            (&flags.time_limit, "--time-limit"),
+            ENV_TIME_LIMIT,
+            "time_limit",
+            DEFAULT_TIME_LIMIT_MS,
+        )?,
     })
 }
 
@@ -830,6 +886,37 @@ mod tests {
         ]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!((s.dial_timeout_ms, s.command_timeout_ms, s.page_size), (1500, 250, 7));
+    }
+
+    #[test]
+    fn sandbox_limits_come_from_any_source_within_their_range() {
+        let s = resolve(&Flags::default(), &env_of(&[]), None).unwrap();
+        assert_eq!(s.limits, SandboxLimits::default());
+        assert_eq!((s.limits.memory_mib, s.limits.time_limit_ms), (1_024, 120_000));
+        let ini = ini("[etcd]\nmemory_limit = 64\ntime_limit = 2m\n");
+        let s = resolve(&Flags::default(), &env_of(&[(ENV_TIME_LIMIT, "30s")]), Some(&ini)).unwrap();
+        assert_eq!((s.limits.memory_mib, s.limits.time_limit_ms), (64, 30_000));
+        let flags = Flags {
+            memory_limit: Some("4096".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            resolve(&flags, &env_of(&[]), Some(&ini)).unwrap().limits.memory_mib,
+            4_096
+        );
+        for (value, problem) in [("4097", "at most 4096"), ("0", "at least 1"), ("1g", "whole number")] {
+            let flags = Flags {
+                memory_limit: Some(value.into()),
+                ..Flags::default()
+            };
+            let error = resolve(&flags, &env_of(&[]), None).unwrap_err().to_string();
+            assert!(
+                error.contains("--memory-limit") && error.contains(problem),
+                "{value}: {error}"
+            );
+        }
+        let error = resolve(&Flags::default(), &env_of(&[(ENV_TIME_LIMIT, "0")]), None).unwrap_err();
+        assert!(error.to_string().contains(ENV_TIME_LIMIT), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub fn config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     // Set explicitly, not left to cargo features, so build and run always agree.
     config.concurrency_support(false);
-    config.epoch_interruption(false);
+    // Running wasm checks the epoch, so the time limit can stop a busy component.
+    config.epoch_interruption(true);
     config
 }

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod engine_config;
 pub mod grpc;
+pub mod limits;
 pub mod sandbox;
 pub mod served;
 pub mod tls;

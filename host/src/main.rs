@@ -15,6 +15,7 @@ use etcd_inventory::graph;
 use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Body, Cache, Entry};
+use etcd_inventory_host::limits::LimitHit;
 use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
@@ -47,6 +48,8 @@ struct Cli {
     values: ValueArgs,
     #[command(flatten)]
     cache: CacheArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Where etcd is and how to talk to it: the same for every command.
@@ -129,6 +132,19 @@ struct CacheArgs {
     /// Read etcd in full and rewrite the cache [env: ETCD_INVENTORY_REFRESH_CACHE]
     #[arg(long)]
     refresh_cache: bool,
+}
+
+/// The component's sandbox: what it may use.
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    /// Most memory the component may use, in MiB (at most 4096)
+    /// [env: ETCD_INVENTORY_MEMORY_LIMIT] [default: 1024]
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<String>,
+    /// Longest the component may take, reading etcd included; every read of the command
+    /// shares it [env: ETCD_INVENTORY_TIME_LIMIT] [default: 120s]
+    #[arg(long, value_name = "DURATION")]
+    time_limit: Option<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -259,7 +275,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
 }
 
 fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
-    let (c, v, k) = (&cli.connection, &cli.values, &cli.cache);
+    let (c, v, k, l) = (&cli.connection, &cli.values, &cli.cache, &cli.limits);
     let flags = Flags {
         endpoints: c.endpoints.clone(),
         prefix: c.prefix.clone(),
@@ -275,6 +291,8 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
         typed_values: switch(v.typed_values),
         nested_keys: switch(v.nested_keys),
         transport: c.transport.clone(),
+        memory_limit: l.memory_limit.clone(),
+        time_limit: l.time_limit.clone(),
         cache: switch(k.cache),
         cache_path: k.cache_path.clone(),
         cache_max_age: k.cache_max_age.clone(),
@@ -290,7 +308,7 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
 fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<Output, String> {
     let egress = EgressPolicy::for_settings(settings)?;
-    let sandbox = Sandbox::new().map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
+    let sandbox = Sandbox::new(&settings.limits).map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let call = Call {
         runtime,
         sandbox: &sandbox,
@@ -453,8 +471,12 @@ fn warn_skipped(settings: &Settings, skipped: Option<&Skipped>) {
     }
 }
 
+/// A failed call: a limit says which and how to raise it; anything else is a trap.
 fn trapped(trap: wasmtime::Error) -> String {
-    format!("the component failed: {}", one_line(&trap))
+    match LimitHit::of(&trap) {
+        Some(limit) => limit.to_string(),
+        None => format!("the component failed: {}", one_line(&trap)),
+    }
 }
 
 /// A wasmtime error's chain on one line, without the guest backtrace a trap carries on the

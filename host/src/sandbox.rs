@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
 use etcd_inventory::inventory::{LayoutError, Skipped};
-use etcd_inventory::settings::{Endpoint, Settings, TlsFiles, Transport};
+use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
 use etcd_inventory::{Answer, cli::Mode};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::limits::{Deadline, EpochTicker, MemoryLimit};
 use crate::served::GrpcGateway;
 use crate::tls::HttpsClient;
 
@@ -34,10 +35,14 @@ use bindings::exports::etcd_inventory::inventory::inventory as wit;
 /// The component, compiled ahead of time by build.rs for this binary's target.
 static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.cwasm"));
 
-/// The loaded component, ready to be instantiated once per call.
+/// The loaded component, ready to be instantiated once per call, within the limits of
+/// one command: every call shares its deadline.
 pub struct Sandbox {
     engine: Engine,
     pre: bindings::EtcdInventoryPre<State>,
+    limits: SandboxLimits,
+    deadline: Deadline,
+    _ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -47,8 +52,9 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Loads the embedded precompiled component and links WASI and `wasi:http` for it.
-    pub fn new() -> wasmtime::Result<Sandbox> {
+    /// Loads the embedded precompiled component and links WASI and `wasi:http` for it; the
+    /// time limit starts now.
+    pub fn new(limits: &SandboxLimits) -> wasmtime::Result<Sandbox> {
         let engine = Engine::new(&crate::engine_config::config())?;
         // SAFETY: the bytes are the output of `Engine::precompile_component` from build.rs,
         // embedded in this binary at compile time, with the same engine configuration.
@@ -57,7 +63,13 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = bindings::EtcdInventoryPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Sandbox { engine, pre })
+        Ok(Sandbox {
+            _ticker: EpochTicker::start(&engine),
+            engine,
+            pre,
+            limits: *limits,
+            deadline: Deadline::starting_now(limits),
+        })
     }
 
     /// Answers `--list` or `--host NAME` by calling the component's typed export. The outer
@@ -68,14 +80,19 @@ impl Sandbox {
         settings: &Settings,
         egress: &EgressPolicy,
     ) -> wasmtime::Result<Result<Answer, Error>> {
-        let (mut store, instance) = self.instantiate(egress).await?;
-        let api = instance.etcd_inventory_inventory_inventory();
         let options = to_options(settings);
-        let result = match mode {
-            // The tree is drawn from the list by the shell, as the component's run() does.
-            Mode::List | Mode::Graph(_) => api.call_list_inventory(&mut store, &options).await?,
-            Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await?,
-        };
+        let result = self
+            .deadline
+            .bound(async {
+                let (mut store, instance) = self.instantiate(egress).await?;
+                let api = instance.etcd_inventory_inventory_inventory();
+                match mode {
+                    // The tree is drawn from the list by the shell, as the component's run() does.
+                    Mode::List | Mode::Graph(_) => api.call_list_inventory(&mut store, &options).await,
+                    Mode::Host(host) => api.call_host_vars(&mut store, &options, host).await,
+                }
+            })
+            .await?;
         Ok(result.map(from_output).map_err(from_error))
     }
 
@@ -89,15 +106,21 @@ impl Sandbox {
         revision: i64,
         key_count: u64,
     ) -> wasmtime::Result<Result<Option<i64>, Error>> {
-        let (mut store, instance) = self.instantiate(egress).await?;
-        let api = instance.etcd_inventory_inventory_inventory();
-        let result = api
-            .call_inventory_unchanged(&mut store, &to_options(settings), revision, key_count)
+        let options = to_options(settings);
+        let result = self
+            .deadline
+            .bound(async {
+                let (mut store, instance) = self.instantiate(egress).await?;
+                let api = instance.etcd_inventory_inventory_inventory();
+                api.call_inventory_unchanged(&mut store, &options, revision, key_count)
+                    .await
+            })
             .await?;
         Ok(result.map_err(from_error))
     }
 
-    /// A fresh instance in a fresh store, for one call.
+    /// A fresh instance in a fresh store, for one call, with the memory limit and the
+    /// command's deadline.
     async fn instantiate(&self, egress: &EgressPolicy) -> wasmtime::Result<(Store<State>, bindings::EtcdInventory)> {
         let state = State {
             // Nothing from the host's environment, arguments or filesystem.
@@ -105,8 +128,11 @@ impl Sandbox {
             http: WasiHttpCtx::new(),
             hooks: egress.clone(),
             table: ResourceTable::new(),
+            memory: MemoryLimit::new(&self.limits),
         };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        self.deadline.arm(&mut store);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance))
     }
@@ -211,6 +237,7 @@ struct State {
     http: WasiHttpCtx,
     hooks: EgressPolicy,
     table: ResourceTable,
+    memory: MemoryLimit,
 }
 
 impl WasiView for State {

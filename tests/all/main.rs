@@ -14,6 +14,7 @@ mod errors;
 mod graph;
 mod host;
 mod import;
+mod limits;
 mod list;
 mod sandbox;
 mod settings;

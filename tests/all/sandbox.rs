@@ -20,7 +20,7 @@ fn run(settings: &etcd_inventory::settings::Settings, egress: &EgressPolicy) -> 
         .enable_all()
         .build()
         .expect("runtime");
-    let sandbox = Sandbox::new().expect("load the component");
+    let sandbox = Sandbox::new(&Default::default()).expect("load the component");
     runtime
         .block_on(sandbox.run(&Mode::List, settings, egress))
         .expect("no trap")
