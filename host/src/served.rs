@@ -602,7 +602,9 @@ fn unreachable(error: &etcd_client::Error, tls: TlsAdvice) -> HttpError {
         }
     }
     let text = crate::grpc::with_sources(&message, source);
-    let advice = if text.contains("h2 protocol error") || text.contains("http2 error") {
+    // An HTTP/1 answer read as HTTP/2 frames: its first bytes make an impossible frame
+    // length. (A real etcd's stream cut short says "bytes remaining on stream" instead.)
+    let advice = if text.contains("frame with invalid size") {
         "; this is not etcd's gRPC API: if only etcd's JSON gateway can be reached there, set --transport gateway"
             .to_string()
     } else if tls.https && !tls.client_identity && (text.contains("closed") || text.contains("canceled")) {

@@ -11,6 +11,7 @@ mod cache;
 mod check;
 mod cluster;
 mod errors;
+mod faults;
 mod graph;
 mod host;
 mod import;

@@ -253,6 +253,17 @@ impl Etcd {
         .unwrap_or_else(|e| panic!("get from etcd at {}: {e}", self.endpoint))
     }
 
+    /// Compacts etcd's history up to `revision`, physically: once this returns, a read at an
+    /// older revision is refused with "required revision has been compacted".
+    pub fn compact(&self, revision: i64) {
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            let options = etcd_client::CompactionOptions::new().with_physical();
+            client.compact(revision, Some(options)).await?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("compact etcd at {} to revision {revision}: {e}", self.endpoint))
+    }
+
     /// Turns authentication on: creates user `root` with `root_password` and role root, then
     /// enables auth. The fixture's own requests (`put`, `load`, ...) log in as root from now on.
     pub fn enable_auth(&self, root_password: &str) {
@@ -442,6 +453,40 @@ impl EtcdCluster {
     /// Writes an inventory file in the format of tests/data/sample.kv under `prefix`.
     pub fn load(&self, prefix: &str, kv_text: &str) {
         self.put_raw(&kv_pairs(prefix, kv_text));
+    }
+
+    /// Makes member `i` the leader (etcd's move-leader, asked of the current leader) and waits
+    /// until member `i` sees itself lead, for up to 30 s. Needs a quorum of live members.
+    pub fn make_leader(&self, i: usize) {
+        // (this member's id, the leader's id), as member `m` sees them.
+        let status = |m: &Etcd| {
+            m.try_with_client(CLUSTER_ATTEMPT_TIMEOUT, |mut client| async move {
+                let status = client.status().await?;
+                Ok((status.header().map_or(0, |h| h.member_id()), status.leader()))
+            })
+        };
+        let deadline = Instant::now() + CLUSTER_WRITE_DEADLINE;
+        loop {
+            if let Ok((id, leader)) = status(&self.members[i]) {
+                if id == leader {
+                    return;
+                }
+                let current = (self.members.iter().zip(&self.stopped))
+                    .find(|(m, stopped)| !**stopped && matches!(status(m), Ok((mid, _)) if mid == leader));
+                if let Some((current, _)) = current {
+                    let _ = current.try_with_client(CLUSTER_ATTEMPT_TIMEOUT, |mut client| async move {
+                        client.move_leader(id).await?;
+                        Ok(())
+                    });
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "member {i} did not become the leader\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

@@ -41,6 +41,7 @@ impl HttpStub {
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                         read_request(&mut stream);
                         let _ = stream.write_all(answer.as_bytes());
+                        linger(&mut stream);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -50,6 +51,22 @@ impl HttpStub {
             endpoint,
             stop,
             thread: Some(thread),
+        }
+    }
+}
+
+/// Closes as a web server does: the answer is sent first, then whatever else the client
+/// still sends (an HTTP/2 client's frames after its preface) is read and dropped, so that
+/// closing does not reset the connection before the client has read the answer.
+fn linger(stream: &mut std::net::TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 4096];
+    // Bounded: at most 1 MiB, or until the client closes or goes quiet for 500 ms.
+    for _ in 0..256 {
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => return,
         }
     }
 }

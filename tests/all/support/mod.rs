@@ -5,6 +5,7 @@
 pub mod etcd;
 pub mod http_stub;
 pub mod pki;
+pub mod proxy;
 pub mod stall;
 
 use std::path::{Path, PathBuf};
