@@ -36,6 +36,8 @@ fn main() {
     let compiled = engine.precompile_component(&bytes).expect("the component compiles");
     let out = PathBuf::from(env("OUT_DIR"));
     std::fs::write(out.join("etcd_inventory.cwasm"), compiled).expect("write the precompiled component");
+    // The very bytes compiled above, for `etcd-inventory component --output FILE`.
+    std::fs::write(out.join("etcd_inventory.wasm"), &bytes).expect("write the component");
 
     // The portable component, for tests that run it under other hosts.
     println!("cargo:rustc-env=ETCD_INVENTORY_WASM={}", wasm.display());
@@ -45,7 +47,10 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", root.join("component/Cargo.toml").display());
     // The engine settings the precompiled code must match.
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("src/engine_config.rs").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("src/engine_config.rs").display()
+    );
 }
 
 /// Runs `cargo build` of the component and returns the path of the `.wasm`. Every source

@@ -5,10 +5,10 @@ use std::io::Write as _;
 
 use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::gateway::{HttpResponse, Transport};
-use crate::inventory::LayoutError;
+use crate::inventory::{LayoutError, Skipped, Vars};
 use crate::settings::{self, Credentials, Endpoint, Settings};
 use crate::values::ValueRules;
-use crate::{Answer, cli};
+use crate::{Answer, Listed, cli};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -33,6 +33,12 @@ impl wit::Guest for Component {
         let settings = from_options(options)?;
         let answer = crate::list_inventory(&mut WasiHttp::new(&settings), &settings)?;
         Ok(answer.into())
+    }
+
+    fn read_inventory(options: wit::Options) -> Result<wit::InventoryData, wit::Error> {
+        let settings = from_options(options)?;
+        let listed = crate::read_inventory(&mut WasiHttp::new(&settings), &settings)?;
+        Ok(listed.into())
     }
 
     fn host_vars(options: wit::Options, host: String) -> Result<wit::Output, wit::Error> {
@@ -260,14 +266,56 @@ impl From<Answer> for wit::Output {
     fn from(a: Answer) -> Self {
         wit::Output {
             json: a.json,
-            skipped: a.skipped.map(|s| wit::SkippedKeys {
-                count: s.count,
-                example: s.example,
-            }),
+            skipped: a.skipped.map(Into::into),
             revision: a.revision,
             key_count: a.key_count,
         }
     }
+}
+
+impl From<Listed> for wit::InventoryData {
+    fn from(listed: Listed) -> Self {
+        let inventory = listed.inventory;
+        wit::InventoryData {
+            groups: (inventory.groups.into_iter())
+                .map(|(name, group)| wit::Group {
+                    name,
+                    hosts: group.hosts.into_iter().collect(),
+                    children: group.children.into_iter().collect(),
+                    vars: variables(group.vars),
+                })
+                .collect(),
+            hosts: (inventory.hostvars.into_iter())
+                .map(|(name, vars)| wit::Host {
+                    name,
+                    vars: variables(vars),
+                })
+                .collect(),
+            skipped: listed.skipped.map(Into::into),
+            revision: listed.revision,
+            key_count: listed.key_count,
+        }
+    }
+}
+
+impl From<Skipped> for wit::SkippedKeys {
+    fn from(s: Skipped) -> Self {
+        wit::SkippedKeys {
+            count: s.count,
+            example: s.example,
+        }
+    }
+}
+
+/// Each value as the JSON text `--list` prints for it.
+fn variables(vars: Vars) -> Vec<wit::Variable> {
+    vars.into_iter()
+        .map(|(name, value)| wit::Variable {
+            name,
+            // Strings, maps and JSON values: serialisation cannot fail.
+            value: serde_json::to_string(&value).expect("a variable serialises"),
+        })
+        .collect()
 }
 
 impl From<EndpointFailure> for wit::EndpointFailure {

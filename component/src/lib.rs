@@ -46,8 +46,33 @@ pub struct Answer {
     pub key_count: u64,
 }
 
+/// The inventory as data, and what its read found: `--list` before it is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub inventory: inventory::Inventory,
+    pub skipped: Option<Skipped>,
+    /// The etcd revision everything was read at.
+    pub revision: i64,
+    /// How many keys were read.
+    pub key_count: u64,
+    /// About how long the JSON is: the keys' and values' bytes.
+    pub bytes: usize,
+}
+
 /// `--list`: reads the whole prefix in one snapshot and renders the inventory.
 pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Answer, Error> {
+    let listed = read_inventory(transport, settings)?;
+    Ok(Answer {
+        // One allocation, no regrowth.
+        json: to_json(&listed.inventory, listed.bytes),
+        skipped: listed.skipped,
+        revision: listed.revision,
+        key_count: listed.key_count,
+    })
+}
+
+/// Reads the whole prefix in one snapshot and builds the inventory, as data.
+pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Listed, Error> {
     // Each page goes into the builder as it arrives: the range is never held whole.
     let mut builder = inventory::Builder::new(&settings.prefix, &settings.values);
     let read = gateway::read_range_into(
@@ -58,14 +83,15 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
         settings.credentials.as_ref(),
         &mut builder,
     )?;
-    // The output is about as long as the keys and values: one allocation, no regrowth.
-    let size = builder.bytes();
+    // The output is about as long as the keys and values.
+    let bytes = builder.bytes();
     let built = builder.finish()?;
-    Ok(Answer {
-        json: to_json(&built.value, size),
+    Ok(Listed {
+        inventory: built.value,
         skipped: built.skipped,
         revision: read.revision,
         key_count: read.keys,
+        bytes,
     })
 }
 

@@ -16,6 +16,7 @@ use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Body, Cache, Entry};
 use etcd_inventory_host::limits::LimitHit;
+use etcd_inventory_host::sandbox::COMPONENT;
 use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
@@ -156,6 +157,13 @@ enum Command {
     /// Report, one line each, what in the keyspace --list would refuse or skip, and what
     /// Ansible would treat differently; exit 1 when --list would fail.
     Check,
+    /// Write the embedded WebAssembly component (the very one this binary runs), for
+    /// `wasmtime run -S http`, jco or a program of your own.
+    Component {
+        /// The file to write, or - for standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: String,
+    },
 }
 
 const IMPORT_HELP: &str = "\
@@ -203,10 +211,11 @@ struct Printed {
     failed: bool,
 }
 
-/// Text, or a cached inventory still in its file.
+/// Text, or a cached inventory still in its file (both printed as a line), or bytes.
 enum Output {
     Text(String),
     Cached(Body),
+    Binary(&'static [u8]),
 }
 
 impl Printed {
@@ -232,10 +241,11 @@ fn main() -> ExitCode {
         Ok(printed) => {
             let mut out = std::io::stdout().lock();
             let body = match &printed.output {
-                Output::Text(text) => out.write_all(text.as_bytes()),
-                Output::Cached(body) => body.write_to(&mut out),
+                Output::Text(text) => out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")),
+                Output::Cached(body) => body.write_to(&mut out).and_then(|()| out.write_all(b"\n")),
+                Output::Binary(bytes) => out.write_all(bytes),
             };
-            match body.and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
+            match body.and_then(|()| out.flush()) {
                 Ok(()) if printed.failed => ExitCode::FAILURE,
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("cannot write to stdout: {e}")),
@@ -247,6 +257,9 @@ fn main() -> ExitCode {
 
 /// Everything but printing: what to print, or the one line that says what failed.
 fn run(cli: Cli) -> Result<Printed, String> {
+    if let Some(Command::Component { output }) = &cli.command {
+        return write_component(output);
+    }
     let settings = resolve_settings(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -254,6 +267,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
     match cli.command {
         Some(Command::Import(args)) => runtime.block_on(import(&settings, args)).map(Printed::ok),
+        Some(Command::Component { .. }) => unreachable!("answered above, without settings"),
         Some(Command::Check) => {
             let report = runtime.block_on(write_side::check(&settings))?;
             let mut text: String = report.findings.iter().map(|f| format!("{f}\n")).collect();
@@ -303,6 +317,15 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
     let exe = std::env::current_exe().ok();
     let ini = settings::load_ini(&env, exe.as_deref()).map_err(|e| e.to_string())?;
     settings::resolve(&flags, &env, ini.as_ref()).map_err(|e| e.to_string())
+}
+
+/// `component --output FILE`: the embedded component, byte for byte.
+fn write_component(path: &str) -> Result<Printed, String> {
+    if path == "-" {
+        return Ok(Printed::output(Output::Binary(COMPONENT)));
+    }
+    std::fs::write(path, COMPONENT).map_err(|e| format!("cannot write the component to {path}: {e}"))?;
+    Ok(Printed::ok(format!("wrote {path} ({} bytes)", COMPONENT.len())))
 }
 
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.

@@ -35,6 +35,11 @@ use bindings::exports::etcd_inventory::inventory::inventory as wit;
 /// The component, compiled ahead of time by build.rs for this binary's target.
 static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.cwasm"));
 
+/// The portable component those machine-code bytes were compiled from, for other hosts
+/// (stock wasmtime, jco, another program): the same `.wasm` that `cargo build` leaves in
+/// `target/component/wasm32-wasip2/wasm/`.
+pub static COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.wasm"));
+
 /// The loaded component, ready to be instantiated once per call, within the limits of
 /// one command: every call shares its deadline.
 pub struct Sandbox {

@@ -10,6 +10,7 @@ mod auth;
 mod cache;
 mod check;
 mod cluster;
+mod embed;
 mod errors;
 mod faults;
 mod graph;
