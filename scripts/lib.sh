@@ -49,3 +49,16 @@ ensure_wasmtime_cli() {
     export WASMTIME_BIN
     WASMTIME_BIN=$(command -v wasmtime || echo "${CARGO_HOME:-$HOME/.cargo}/bin/wasmtime")
 }
+
+# Node and npm for embed/node (the component under Node, through jco), then embed/node's
+# locked packages when node_modules is missing or older than the lockfile. Debian's own
+# nodejs will do: the pinned jco (1.24) runs on bookworm's Node 18; jco 1.26 and later need
+# Node 20.19 (their native bindings are skipped on older Node).
+ensure_node() {
+    ensure_apt_tools node:nodejs npm:npm
+    local lock=embed/node/package-lock.json installed=embed/node/node_modules/.package-lock.json
+    if [ ! -f "$installed" ] || [ "$lock" -nt "$installed" ] || [ embed/node/package.json -nt "$installed" ]; then
+        step "installing embed/node's packages (npm ci)"
+        (cd embed/node && npm ci --no-audit --no-fund)
+    fi
+}

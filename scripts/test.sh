@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of etcd-inventory, installing what is missing first, so it works
 # on a brand-new machine: the wasm32-wasip2 target, Debian's etcd-server (the real etcd the
-# tests start), protoc (etcd-client's build needs it), ansible-core in .venv, and the stock
-# wasmtime CLI of the same version as our wasmtime crates (a lean build).
+# tests start), protoc (etcd-client's build needs it), ansible-core in .venv, the stock
+# wasmtime CLI of the same version as our wasmtime crates (a lean build), and Node with
+# embed/node's pinned jco.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,6 +12,7 @@ ensure_wasm_target
 ensure_apt_tools etcd:etcd-server protoc:protobuf-compiler
 ensure_ansible
 ensure_wasmtime_cli
+ensure_node
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,7 +20,7 @@ step "cargo clippy (native, all targets)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo clippy (component, wasm32-wasip2)"
 cargo clippy --locked -p etcd-inventory-component --target wasm32-wasip2 -- -D warnings
-step "cargo test (unit tests, then integration tests against real etcd, ansible-inventory and wasmtime)"
+step "cargo test (unit tests, then integration tests against real etcd, ansible-inventory, wasmtime and Node)"
 export ANSIBLE_INVENTORY_BIN="$PWD/.venv/bin/ansible-inventory"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -18,6 +18,7 @@ mod host;
 mod import;
 mod limits;
 mod list;
+mod node;
 mod sandbox;
 mod settings;
 mod snapshot;
