@@ -85,6 +85,9 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             warnings.push(Finding::UnknownKey(key.to_string()));
             continue;
         };
+        if let Err(e) = inventory::check_names(&entry, key) {
+            fatal.push(e);
+        }
         let is_var = matches!(entry, Entry::HostVar { .. } | Entry::GroupVar { .. });
         if is_var && std::str::from_utf8(&kv.value).is_err() {
             fatal.push(LayoutError::NonUtf8Value { key: key.to_string() });

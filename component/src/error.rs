@@ -1,9 +1,10 @@
 //! The one error type of the core and the component, and the one place that renders it as
 //! the line a user reads. The WIT `error` variant mirrors it case by case.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::inventory::LayoutError;
+use crate::inventory::{LayoutError, MAX_NESTING};
 
 /// Why no inventory was produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,14 +105,28 @@ impl fmt::Display for Error {
                 "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",
                 m.endpoint, m.reason
             ),
-            Error::Layout(LayoutError::ChildrenCycle(groups)) => write!(
-                f,
-                "group children form a loop: {} (remove one of the groups/{{parent}}/{{child}} keys along it)",
-                groups.join(" -> ")
-            ),
+            Error::Layout(LayoutError::ChildrenCycle(groups)) => {
+                let path: Vec<Cow<str>> = groups.iter().map(|g| printable(g)).collect();
+                write!(
+                    f,
+                    "group children form a loop: {} (remove one of the groups/{{parent}}/{{child}} keys along it)",
+                    path.join(" -> ")
+                )
+            }
             Error::Layout(LayoutError::AllAsChild { parent }) => write!(
                 f,
-                "group {parent:?} names \"all\" as a child, but all contains every group (remove the key groups/{parent}/all)"
+                "group {parent:?} names \"all\" as a child, but all contains every group (remove the key \
+                 groups/{}/all)",
+                printable(parent)
+            ),
+            Error::Layout(LayoutError::MarkerName { key, name }) => write!(
+                f,
+                "key {key:?} names a host, group or variable {name:?}, which Ansible's JSON reads as a type marker: \
+                 Ansible would reject the whole inventory (rename it)"
+            ),
+            Error::Layout(LayoutError::NestedTooDeep { key }) => write!(
+                f,
+                "key {key:?} nests variables more than {MAX_NESTING} levels deep, more than Ansible reads (flatten it)"
             ),
             Error::Layout(LayoutError::ReservedGroupName { group }) => write!(
                 f,
@@ -134,6 +149,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// `text` with control characters escaped (`\n`, `\u{1b}`), for names printed bare in a
+/// message: the message stays one line, and nothing in etcd can drive the terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let escaped = text.chars().map(|c| match c.is_control() {
+        true => c.escape_default().to_string(),
+        false => c.to_string(),
+    });
+    Cow::Owned(escaped.collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +178,20 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn names_in_messages_keep_the_line_and_the_terminal_intact() {
+        assert_eq!(printable("web \u{e9}\u{1f680}"), "web \u{e9}\u{1f680}");
+        assert_eq!(printable("a\nb\r\u{1b}[2J"), "a\\nb\\r\\u{1b}[2J");
+        let e = Error::from(LayoutError::ChildrenCycle(vec![
+            "a\nb".into(),
+            "c".into(),
+            "a\nb".into(),
+        ]));
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e = Error::from(LayoutError::AllAsChild { parent: "p\r\n".into() });
+        assert!(!e.to_string().contains(['\r', '\n']), "{e}");
     }
 
     #[test]

@@ -6,6 +6,11 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::inventory::{ALL, UNGROUPED};
 
+/// Deepest nesting drawn. Lines are indented by depth, so a deep chain of groups makes the
+/// tree quadratic in size (100,000 levels: 15 GB); `ansible-inventory --graph` itself
+/// fails near 2,000 levels (Python's recursion limit).
+pub const MAX_DEPTH: usize = 1_000;
+
 /// The tree under `root` (a group name; `all` for everything), one line per group and host,
 /// without a final newline (the shells print it as they print JSON).
 pub fn render(inventory_json: &str, root: &str) -> Result<String, Error> {
@@ -20,16 +25,28 @@ pub fn render(inventory_json: &str, root: &str) -> Result<String, Error> {
     }
     let mut out = String::new();
     let mut path = Vec::new();
-    draw(groups, root, 0, &mut path, &mut out);
+    draw(groups, root, 0, &mut path, &mut out)?;
     out.pop();
     Ok(out)
 }
 
-fn draw<'a>(groups: &'a Map<String, Value>, group: &'a str, depth: usize, path: &mut Vec<&'a str>, out: &mut String) {
+fn draw<'a>(
+    groups: &'a Map<String, Value>,
+    group: &'a str,
+    depth: usize,
+    path: &mut Vec<&'a str>,
+    out: &mut String,
+) -> Result<(), Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::InvalidOptions(format!(
+            "--graph: groups nest more than {MAX_DEPTH} levels deep below {:?}, too deep to draw (use --list)",
+            path[0]
+        )));
+    }
     line(out, depth, &format!("@{group}:"));
     // The reader refuses loops; JSON from elsewhere is drawn once round a loop at most.
     if path.contains(&group) {
-        return;
+        return Ok(());
     }
     path.push(group);
     let mut children = names(groups, group, "children");
@@ -38,7 +55,7 @@ fn draw<'a>(groups: &'a Map<String, Value>, group: &'a str, depth: usize, path: 
         children.sort_by_key(|child| *child != UNGROUPED);
     }
     for child in children {
-        draw(groups, child, depth + 1, path, out);
+        draw(groups, child, depth + 1, path, out)?;
     }
     // Ansible never draws all's own hosts: they are all in `ungrouped` or another group.
     if group != ALL {
@@ -47,6 +64,7 @@ fn draw<'a>(groups: &'a Map<String, Value>, group: &'a str, depth: usize, path: 
         }
     }
     path.pop();
+    Ok(())
 }
 
 /// `name` as Ansible indents it: `  |` per level, then `--`.
@@ -120,6 +138,22 @@ mod tests {
         assert_eq!(graph(sample(), "edge").unwrap(), "@edge:");
         let error = graph(sample(), "nope").unwrap_err().to_string();
         assert_eq!(error, "--graph nope: no group of that name in the inventory");
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_limit_is_refused_not_drawn() {
+        let chain = |levels: usize| {
+            let mut groups = serde_json::Map::new();
+            groups.insert("all".into(), json!({"children": ["c0"]}));
+            for i in 0..levels {
+                groups.insert(format!("c{i}"), json!({"children": [format!("c{}", i + 1)]}));
+            }
+            Value::Object(groups)
+        };
+        let drawn = graph(chain(MAX_DEPTH - 1), "all").unwrap();
+        assert_eq!(drawn.lines().count(), MAX_DEPTH + 1);
+        let error = graph(chain(MAX_DEPTH), "all").unwrap_err().to_string();
+        assert!(error.contains("more than 1000 levels deep below \"all\""), "{error}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::layout::{Entry, Prefix, classify, var_path};
-use crate::values::{ValueRules, Variable, to_variable};
+use crate::values::{UNSAFE, VAULT, ValueRules, Variable, to_variable};
 
 /// One key-value pair as etcd stores it: bytes, which need not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,14 @@ pub const ALL: &str = "all";
 pub const UNGROUPED: &str = "ungrouped";
 /// The top-level key of the script convention that holds host variables; no group may use it.
 pub const META: &str = "_meta";
+/// Names that Ansible's JSON decoder takes for a type marker wherever they are an object's
+/// key (`{"__ansible_unsafe": ...}`): as the name of a host, group or variable, one makes
+/// Ansible reject the whole inventory.
+pub const JSON_MARKERS: [&str; 3] = [UNSAFE, VAULT, "__ansible_type"];
+/// Most levels of nested variables (`hostvars/HOST/a/b/...`). Each is a level of JSON, and
+/// readers recurse: Python's JSON parser (Ansible's) stops near 1,000, the component's
+/// stack near 2,000.
+pub const MAX_NESTING: usize = 100;
 
 /// One group in the script convention. Field order is the output order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -91,6 +99,10 @@ pub enum LayoutError {
     NonUtf8Value { key: String },
     /// With nested keys, `value_key` holds a value where `map_key` needs a map.
     NestedClash { value_key: String, map_key: String },
+    /// A host, group or variable named like one of Ansible's JSON type markers.
+    MarkerName { key: String, name: String },
+    /// With nested keys, a variable key more than [`MAX_NESTING`] levels deep.
+    NestedTooDeep { key: String },
 }
 
 /// Builds the whole inventory from every pair under `prefix`.
@@ -163,6 +175,7 @@ impl<'r> Builder<'r> {
         let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.skipped)? else {
             return Ok(());
         };
+        check_names(&entry, key)?;
         match entry {
             Entry::HostVar { host, var } => {
                 let entry = VarEntry::new(var, text(key, value)?, self.rules);
@@ -288,9 +301,11 @@ pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) 
     let mut entries = Vec::new();
     let mut skipped = None;
     for kv in pairs {
-        if let Some((Entry::HostVar { host: h, var }, key)) = read_key(&dir, &kv.key, rules.nested_keys, &mut skipped)?
+        if let Some((entry @ Entry::HostVar { host: h, var }, key)) =
+            read_key(&dir, &kv.key, rules.nested_keys, &mut skipped)?
             && h == host
         {
+            check_names(&entry, key)?;
             entries.push(VarEntry::new(var, text(key, kv.value.clone())?, rules));
         }
     }
@@ -383,6 +398,31 @@ fn read_key<'k>(
     }
 }
 
+/// Refuses what the key names that no reader of the output could take: a JSON type marker
+/// as a name, or variables nested too deep.
+pub fn check_names(entry: &Entry, key: &str) -> Result<(), LayoutError> {
+    let (owner, rest, is_var) = match *entry {
+        Entry::HostVar { host, var } => (host, var, true),
+        Entry::GroupVar { group, var } => (group, var, true),
+        Entry::Member { group, host } => (group, host, false),
+        Entry::Child { parent, child } => (parent, child, false),
+    };
+    let mut depth = 0;
+    for name in std::iter::once(owner).chain(var_path(rest)) {
+        depth += 1;
+        if name.starts_with("__ansible_") && JSON_MARKERS.contains(&name) {
+            return Err(LayoutError::MarkerName {
+                key: key.to_string(),
+                name: name.to_string(),
+            });
+        }
+    }
+    if is_var && depth - 1 > MAX_NESTING {
+        return Err(LayoutError::NestedTooDeep { key: key.to_string() });
+    }
+    Ok(())
+}
+
 /// A variable's value as text.
 fn text(key: &str, value: Vec<u8>) -> Result<String, LayoutError> {
     String::from_utf8(value).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
@@ -463,6 +503,44 @@ mod tests {
     fn build_json(pairs: &[Kv]) -> serde_json::Value {
         let built = build_plain(&Prefix::new("/ansible"), pairs).expect("builds");
         serde_json::to_value(&built.value).unwrap()
+    }
+
+    #[test]
+    fn json_marker_names_and_too_deep_nesting_are_refused_with_their_key() {
+        let prefix = Prefix::new("/ansible");
+        for key in [
+            "/ansible/hostvars/h1/__ansible_unsafe",
+            "/ansible/hostvars/__ansible_vault/x",
+            "/ansible/groupvars/g/__ansible_type",
+            "/ansible/hosts/__ansible_unsafe/h1",
+            "/ansible/groups/p/__ansible_vault",
+        ] {
+            let error = build_plain(&prefix, &[kv(key, "x")]).unwrap_err();
+            assert!(
+                matches!(&error, LayoutError::MarkerName { key: k, .. } if k == key),
+                "{key}: {error:?}"
+            );
+        }
+        let marker = [kv("/ansible/hostvars/h1/__ansible_unsafe", "x")];
+        assert!(
+            host_vars_plain(&prefix, "h1", &marker).is_err(),
+            "--host refuses it too"
+        );
+        assert!(build_plain(&prefix, &[kv("/ansible/hostvars/h1/__ansible_other", "x")]).is_ok());
+
+        let nested = ValueRules {
+            nested_keys: true,
+            ..PLAIN
+        };
+        let deep = |levels: usize| kv(&format!("/ansible/hostvars/h1/{}", vec!["a"; levels].join("/")), "x");
+        assert!(build(&prefix, &[deep(MAX_NESTING)], &nested).is_ok());
+        let error = build(&prefix, &[deep(MAX_NESTING + 1)], &nested).unwrap_err();
+        assert!(matches!(error, LayoutError::NestedTooDeep { .. }), "{error:?}");
+        let marker_below = kv("/ansible/hostvars/h1/nginx/__ansible_unsafe", "x");
+        assert!(matches!(
+            build(&prefix, &[marker_below], &nested),
+            Err(LayoutError::MarkerName { .. })
+        ));
     }
 
     #[test]

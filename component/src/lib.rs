@@ -144,8 +144,8 @@ pub fn skipped_warning(prefix: &Prefix, skipped: &Skipped) -> String {
     format!(
         "skipped {} key(s) under {}/ that fit none of hostvars/HOST/VAR, groupvars/GROUP/VAR, hosts/GROUP/HOST, groups/PARENT/CHILD, e.g. {}",
         skipped.count,
-        prefix.as_str(),
-        skipped.example
+        error::printable(prefix.as_str()),
+        error::printable(&skipped.example)
     )
 }
 

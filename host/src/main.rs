@@ -502,10 +502,16 @@ fn trapped(trap: wasmtime::Error) -> String {
     }
 }
 
-/// A wasmtime error's chain on one line, without the guest backtrace a trap carries on the
-/// lines after it: the user gets one line, as for every other error.
+/// A wasmtime error's chain on one line, without the guest backtrace a trap carries: the
+/// user gets one line, as for every other error, that still says why (`wasm trap: call
+/// stack exhausted`).
 fn one_line(error: &wasmtime::Error) -> String {
-    format!("{error:#}").lines().next().unwrap_or_default().to_string()
+    let causes = error.chain().map(|cause| cause.to_string());
+    let causes: Vec<String> = causes
+        .map(|text| text.lines().next().unwrap_or_default().trim_end_matches(':').to_string())
+        .filter(|text| !text.is_empty() && text != "error while executing at wasm backtrace")
+        .collect();
+    causes.join(": ")
 }
 
 /// A switch given on the command line, as settings take it: `Some("true")` when present.

@@ -324,6 +324,12 @@ fn from_error(e: wit::Error) -> Error {
         wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
         wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
         wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
+        wit::Error::MarkerName(m) => LayoutError::MarkerName {
+            key: m.key,
+            name: m.name,
+        }
+        .into(),
+        wit::Error::NestedTooDeep(key) => LayoutError::NestedTooDeep { key }.into(),
         wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
         wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
         wit::Error::NestedClash(c) => LayoutError::NestedClash {

@@ -15,6 +15,7 @@ mod errors;
 mod faults;
 mod graph;
 mod host;
+mod hostile;
 mod import;
 mod limits;
 mod list;
