@@ -299,7 +299,9 @@ impl<'a> Reader<'a> {
             range_end: Some(BASE64.encode(&range.end)),
             limit: Some("1".to_string()),
             keys_only: true,
-            min_mod_revision: Some((revision + 1).to_string()),
+            // Saturating: a stamp of i64::MAX (only a broken answer or cache gives one) then
+            // reads as changed when a key was written at it, never as an overflow.
+            min_mod_revision: Some(revision.saturating_add(1).to_string()),
             ..RangeRequest::default()
         };
         // An unpinned read: its header's revision is the one it read at.
@@ -1072,6 +1074,21 @@ mod tests {
             t.requests[1].1,
             json!({"key": b64("/p/"), "range_end": b64("/p0"), "limit": "1", "keys_only": true, "min_mod_revision": "8"})
         );
+    }
+
+    #[test]
+    fn a_stamp_at_the_largest_revision_does_not_overflow() {
+        // A read whose header said revision i64::MAX, then a cache check: `revision + 1`
+        // overflowed (a panic where overflow is checked, a wrapped i64::MIN elsewhere).
+        let (unchanged, t) = stamp_check(
+            vec![
+                ("e1", Ok(json!({"header": {"revision": "1"}}))),
+                ("e1", Ok(json!({"header": {"revision": "1"}, "count": "3"}))),
+            ],
+            (i64::MAX, 3),
+        );
+        assert_eq!(t.requests[1].1["min_mod_revision"], i64::MAX.to_string());
+        assert_eq!(unchanged, Some(i64::MAX));
     }
 
     #[test]

@@ -352,7 +352,9 @@ impl From<Error> for wit::Error {
             Error::Layout(LayoutError::ChildrenCycle(groups)) => wit::Error::ChildrenCycle(groups),
             Error::Layout(LayoutError::AllAsChild { parent }) => wit::Error::AllAsChild(parent),
             Error::Layout(LayoutError::ReservedGroupName { group }) => wit::Error::ReservedGroupName(group),
-            Error::Layout(LayoutError::MarkerName { key, name }) => wit::Error::MarkerName(wit::MarkerName { key, name }),
+            Error::Layout(LayoutError::MarkerName { key, name }) => {
+                wit::Error::MarkerName(wit::MarkerName { key, name })
+            }
             Error::Layout(LayoutError::NestedTooDeep { key }) => wit::Error::NestedTooDeep(key),
             Error::Layout(LayoutError::NonUtf8Key { key }) => wit::Error::NonUtf8Key(key),
             Error::Layout(LayoutError::NonUtf8Value { key }) => wit::Error::NonUtf8Value(key),

@@ -248,11 +248,11 @@ impl<'r> Builder<'r> {
             .filter(|host| !grouped.contains(*host))
             .cloned()
             .collect();
-        inv.groups
-            .entry(UNGROUPED.to_string())
-            .or_default()
-            .hosts
-            .extend(ungrouped);
+        let ungrouped_group = inv.groups.entry(UNGROUPED.to_string()).or_default();
+        // A host listed under hosts/ungrouped/ but also in another group is not ungrouped:
+        // Ansible takes it out too (reconcile_inventory), so --list and --graph agree with it.
+        ungrouped_group.hosts.retain(|host| !grouped.contains(host));
+        ungrouped_group.hosts.extend(ungrouped);
 
         let roots: Vec<String> = inv
             .groups
@@ -503,6 +503,17 @@ mod tests {
     fn build_json(pairs: &[Kv]) -> serde_json::Value {
         let built = build_plain(&Prefix::new("/ansible"), pairs).expect("builds");
         serde_json::to_value(&built.value).unwrap()
+    }
+
+    #[test]
+    fn a_host_listed_in_ungrouped_and_in_another_group_is_not_ungrouped() {
+        let got = build_json(&[
+            kv("/ansible/hosts/ungrouped/h1", ""),
+            kv("/ansible/hosts/web/h1", ""),
+            kv("/ansible/hosts/ungrouped/h2", ""),
+        ]);
+        assert_eq!(got["ungrouped"]["hosts"], json!(["h2"]));
+        assert_eq!(got["web"]["hosts"], json!(["h1"]));
     }
 
     #[test]

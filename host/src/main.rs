@@ -508,7 +508,13 @@ fn trapped(trap: wasmtime::Error) -> String {
 fn one_line(error: &wasmtime::Error) -> String {
     let causes = error.chain().map(|cause| cause.to_string());
     let causes: Vec<String> = causes
-        .map(|text| text.lines().next().unwrap_or_default().trim_end_matches(':').to_string())
+        .map(|text| {
+            text.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(':')
+                .to_string()
+        })
         .filter(|text| !text.is_empty() && text != "error while executing at wasm backtrace")
         .collect();
     causes.join(": ")
