@@ -8,14 +8,11 @@
 //! keys), so its reads span two etcd reads; under `--transport gateway` with pages of 500
 //! keys, 36 pages, each on its own connection through the proxy.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Txn, TxnOp};
-use serde_json::Value;
-
 use crate::support::etcd::EtcdCluster;
+use crate::support::mover::{HostMover, members};
 use crate::support::proxy::{Action, Fault, Proxy};
 use crate::support::{Etcd, Run, binary, clean_command, host_names, run};
 
@@ -448,63 +445,15 @@ fn a_grpc_answer_cut_mid_read_is_not_blamed_on_an_endpoint_without_grpc() {
 /// Hosts the writer moves between groups blue and green.
 const MOVING: usize = 12;
 
-/// The writer: moves host h{i} between blue and green, one host per transaction (delete one
-/// membership, put the other), so every revision has each host in exactly one of them.
-/// Bounded: stops when told, or after 100,000 moves. Returns the number of moves.
-fn move_hosts(endpoint: String, stop: Arc<AtomicBool>) -> usize {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mut client = Client::connect([endpoint.as_str()], None).await.expect("connect");
-        let mut moves = 0;
-        while !stop.load(Ordering::Relaxed) && moves < 100_000 {
-            let host = moves % MOVING;
-            let (from, to) = match (moves / MOVING) % 2 {
-                0 => ("blue", "green"),
-                _ => ("green", "blue"),
-            };
-            let txn = Txn::new().and_then([
-                TxnOp::delete(format!("/ansible/hosts/{from}/h{host:02}"), None),
-                TxnOp::put(format!("/ansible/hosts/{to}/h{host:02}"), "", None),
-            ]);
-            client.txn(txn).await.expect("move a host");
-            moves += 1;
-            // Hundreds of moves a second, not all the CPU: the reads must run too.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        moves
-    })
-}
-
-/// The hosts of `group` in a `--list` answer.
-fn members(inventory: &Value, group: &str) -> Vec<String> {
-    inventory[group]["hosts"].as_array().map_or_else(Vec::new, |hosts| {
-        hosts
-            .iter()
-            .map(|h| h.as_str().expect("a host name").to_string())
-            .collect()
-    })
-}
-
 #[test]
 fn every_list_is_one_snapshot_while_a_writer_moves_hosts_between_groups() {
     let etcd = Etcd::start();
     etcd.put_raw(&bulk());
-    let blue: Vec<(String, String)> = (0..MOVING)
-        .map(|i| (format!("/ansible/hosts/blue/h{i:02}"), String::new()))
-        .collect();
-    etcd.put(&blue.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
     // Keys sort hostvars (15,000), hosts/blue, hosts/g0..g6 (3,000), hosts/green: blue and
     // green are pages apart, and under gRPC in different etcd reads (the first ends at
-    // 16,384 keys, among hosts/g*).
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (endpoint, stop) = (etcd.endpoint.clone(), stop.clone());
-        std::thread::spawn(move || move_hosts(endpoint, stop))
-    };
+    // 16,384 keys, among hosts/g*). Hundreds of moves a second, not all the CPU: the reads
+    // must run too.
+    let writer = HostMover::start(&etcd, MOVING, Duration::from_millis(1));
     // 30 reads: both transports, large pages and small.
     let reads: [(&str, &str); 6] = [
         ("grpc", "10000"),
@@ -519,8 +468,7 @@ fn every_list_is_one_snapshot_while_a_writer_moves_hosts_between_groups() {
         let read = list(&[&etcd.endpoint], transport, &["--page-size", page]);
         outputs.push((*transport, *page, read));
     }
-    stop.store(true, Ordering::Relaxed);
-    let moves = writer.join().expect("the writer");
+    let moves = writer.stop();
     eprintln!("observed: concurrent writer: {moves} moves during 30 reads, each one snapshot");
     assert!(moves > 30, "the writer kept writing during the reads: {moves} moves");
 

@@ -4,6 +4,7 @@
 
 pub mod etcd;
 pub mod http_stub;
+pub mod mover;
 pub mod pki;
 pub mod proxy;
 pub mod stall;
