@@ -273,6 +273,14 @@ mod tests {
             ),
             (vec![kv("/ansible/hosts/g/h", b"\xff")], ValueRules::default()),
             (vec![kv("/ansible/groups/g/g", b"")], ValueRules::default()),
+            (
+                vec![kv("/ansible/hostvars/h/__ansible_unsafe", b"x")],
+                ValueRules::default(),
+            ),
+            (
+                vec![kv(&format!("/ansible/hostvars/h/{}", vec!["a"; 101].join("/")), b"x")],
+                nested,
+            ),
         ];
         for (pairs, rules) in cases {
             let prefix = Prefix::new("/ansible");

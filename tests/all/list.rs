@@ -31,6 +31,20 @@ fn list_builds_groups_vars_children_ungrouped_and_meta() {
 }
 
 #[test]
+fn a_host_listed_in_ungrouped_and_in_another_group_is_only_in_the_other() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    // As Ansible reconciles it: ungrouped holds exactly the hosts in no other group.
+    etcd.put(&[
+        ("/ansible/hosts/ungrouped/web01", ""),
+        ("/ansible/hosts/ungrouped/spare", ""),
+    ]);
+    let json = inventory(&etcd, &["--list"]).json();
+    assert_eq!(json["ungrouped"]["hosts"], json!(["bastion", "spare"]));
+    assert_eq!(json["web"]["hosts"], json!(["web01", "web02"]));
+}
+
+#[test]
 fn list_reads_the_given_prefix_only_with_or_without_trailing_slash() {
     let etcd = Etcd::start();
     etcd.load("/ansible", SAMPLE_KV);
