@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::error::Error;
-use crate::inventory::{self, ALL, Group, Kv, LayoutError, META, UNGROUPED, find_cycle};
-use crate::layout::{Entry, Prefix, classify};
+use crate::inventory::{self, ALL, Group, Kv, LayoutError, META, UNGROUPED, find_cycle, is_valid_variable_name};
+use crate::layout::{Entry, Prefix, classify, position};
 use crate::values::ValueRules;
 
 /// One thing worth knowing about the keyspace.
@@ -14,9 +14,14 @@ use crate::values::ValueRules;
 pub enum Finding {
     /// `--list` fails on this.
     Fatal(LayoutError),
+    /// A variable whose name Ansible will refuse: ansible-core 2.19 takes it with a
+    /// deprecation warning, 2.23 fails the whole inventory. `--list` keeps it and warns.
+    InvalidVariableName { key: String, name: String },
     /// A key of no known shape: `--list` skips it.
     UnknownKey(String),
     /// A group named only as someone's child: it has no hosts, vars or children (a typo?).
+    /// Not said of children whose key holds a position: `import` wrote those, from a file
+    /// that named an empty group, as `ansible-inventory --list` names them.
     EmptyChild { parent: String, child: String },
     /// A group name Ansible warns about on every run, and rewrites when
     /// TRANSFORM_INVALID_GROUP_CHARS asks it to.
@@ -30,12 +35,23 @@ impl Finding {
     pub fn is_fatal(&self) -> bool {
         matches!(self, Finding::Fatal(_))
     }
+
+    /// Whether this is an error: `--list` fails, or Ansible will refuse what it reads.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Finding::Fatal(_) | Finding::InvalidVariableName { .. })
+    }
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Finding::Fatal(e) => write!(f, "error: {}", Error::Layout(e.clone())),
+            Finding::InvalidVariableName { key, name } => write!(
+                f,
+                "error: key {key:?} names a variable {name:?}, which Ansible will refuse (ansible-core 2.19 \
+                 deprecates it, 2.23 fails the inventory): rename it to letters, digits and _, not starting with a \
+                 digit"
+            ),
             Finding::UnknownKey(key) => write!(
                 f,
                 "warning: key {key:?} fits none of hostvars/HOST/VAR, groupvars/GROUP/VAR, hosts/GROUP/HOST, \
@@ -59,15 +75,18 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Every finding for the pairs under `prefix`, fatal ones first, each kind in key order.
-/// There are fatal findings exactly when [`inventory::build`] fails on the same pairs.
+/// Every finding for the pairs under `prefix`: fatal ones first, then other errors, then
+/// warnings, each kind in key order. There are fatal findings exactly when
+/// [`inventory::build`] fails on the same pairs.
 pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> {
     let dir = prefix.dir();
     let mut fatal = Vec::new();
     let mut warnings = Vec::new();
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut own_content: BTreeSet<String> = BTreeSet::new();
-    let mut edges: Vec<(String, String)> = Vec::new();
+    // (parent, child, whether the key holds a position)
+    let mut edges: Vec<(String, String, bool)> = Vec::new();
+    let mut invalid_names = Vec::new();
     let mut with_vars: BTreeSet<String> = BTreeSet::new();
     let mut members: BTreeSet<String> = BTreeSet::new();
 
@@ -87,6 +106,12 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
         };
         if let Err(e) = inventory::check_names(&entry, key) {
             fatal.push(e);
+        }
+        if let Some(name) = inventory::variable_name(&entry).filter(|name| !is_valid_variable_name(name)) {
+            invalid_names.push(Finding::InvalidVariableName {
+                key: key.to_string(),
+                name: name.to_string(),
+            });
         }
         let is_var = matches!(entry, Entry::HostVar { .. } | Entry::GroupVar { .. });
         if is_var && std::str::from_utf8(&kv.value).is_err() {
@@ -108,12 +133,8 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             Entry::Child { parent, child } => {
                 own_content.insert(parent.to_string());
                 groups.entry(child.to_string()).or_default();
-                groups
-                    .entry(parent.to_string())
-                    .or_default()
-                    .children
-                    .insert(child.to_string());
-                edges.push((parent.to_string(), child.to_string()));
+                groups.entry(parent.to_string()).or_default().children.add(child);
+                edges.push((parent.to_string(), child.to_string(), position(&kv.value).is_some()));
             }
         }
     }
@@ -123,7 +144,7 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             group: META.to_string(),
         });
     }
-    for (parent, child) in &edges {
+    for (parent, child, _) in &edges {
         if child == ALL {
             fatal.push(LayoutError::AllAsChild { parent: parent.clone() });
             // Reported; keep it out of the loop search so it is not reported twice.
@@ -149,9 +170,9 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
         fatal.push(e);
     }
 
-    for (parent, child) in &edges {
+    for (parent, child, positioned) in &edges {
         // `groups/all/X` declares an empty group on purpose (import writes it so).
-        if parent != ALL && child != ALL && child != UNGROUPED && !own_content.contains(child) {
+        if parent != ALL && child != ALL && child != UNGROUPED && !positioned && !own_content.contains(child) {
             warnings.push(Finding::EmptyChild {
                 parent: parent.clone(),
                 child: child.clone(),
@@ -170,7 +191,8 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
         warnings.push(Finding::Ungrouped { host: host.clone() });
     }
 
-    fatal.into_iter().map(Finding::Fatal).chain(warnings).collect()
+    let errors = fatal.into_iter().map(Finding::Fatal).chain(invalid_names);
+    errors.chain(warnings).collect()
 }
 
 /// The name Ansible makes of `group` when it rewrites invalid characters, or `None` when it
@@ -230,6 +252,7 @@ mod tests {
             kv("/ansible/hosts/2fa/w1", b""),
             kv("/ansible/hostvars/lonely/ip", b"x"),
             kv("/ansible/hostvars/w1/bad", b"\xff"),
+            kv("/ansible/hostvars/w1/bad-name", b"x"),
             kv("/ansible/hosts/web/w1", b"\xff"),
             kv("/ansible/junk", b""),
         ];
@@ -239,6 +262,7 @@ mod tests {
             "error: group \"web\" names \"all\" as a child",
             "error: group children form a loop: a -> b -> a",
             "error: group children form a loop: c -> d -> c",
+            "error: key \"/ansible/hostvars/w1/bad-name\" names a variable \"bad-name\", which Ansible will refuse",
             "warning: key \"/ansible/junk\" fits none of",
             "warning: group \"edge\" is a child of \"web\" but has no hosts",
             "warning: group \"2fa\" has characters Ansible flags in group names: it warns on every run, and with \
@@ -288,6 +312,53 @@ mod tests {
             let fatal = check(&prefix, &pairs, &rules).iter().any(Finding::is_fatal);
             assert_eq!(fatal, fails, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn invalid_variable_names_are_errors_naming_the_key_but_not_fatal() {
+        let nested = ValueRules {
+            nested_keys: true,
+            ..ValueRules::default()
+        };
+        let pairs = [
+            kv("/ansible/groupvars/web/http-port", b"80"),
+            kv("/ansible/hostvars/h/true", b"x"),
+            kv("/ansible/hostvars/h/ok_name", b"x"),
+            kv("/ansible/hostvars/h/nginx/listen-port", b"80"),
+            kv("/ansible/hosts/web/h", b""),
+        ];
+        let findings = check(&Prefix::new("/ansible"), &pairs, &nested);
+        let names: Vec<_> = findings
+            .iter()
+            .map(|f| match f {
+                Finding::InvalidVariableName { key, name } => (key.as_str(), name.as_str()),
+                other => panic!("unexpected finding {other}"),
+            })
+            .collect();
+        // A map's keys below a variable are no variable names: `nginx` is fine.
+        assert_eq!(
+            names,
+            [
+                ("/ansible/groupvars/web/http-port", "http-port"),
+                ("/ansible/hostvars/h/true", "true")
+            ]
+        );
+        assert!(findings.iter().all(|f| f.is_error() && !f.is_fatal()));
+    }
+
+    #[test]
+    fn children_with_a_position_are_not_called_misspelt() {
+        let pairs = [
+            kv("/ansible/groups/web/typo", b""),
+            kv("/ansible/groups/web/empty", b"1"),
+            kv("/ansible/hosts/web/h", b"0"),
+        ];
+        let got = lines(&pairs);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with("warning: group \"typo\" is a child of \"web\""),
+            "{got:#?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use crate::error::{EndpointFailure, Error, GatewayFailure};
 use crate::gateway::{HttpResponse, Transport};
-use crate::inventory::{LayoutError, Skipped, Vars};
+use crate::inventory::{LayoutError, Tally, Vars};
 use crate::settings::{self, Credentials, Endpoint, Settings};
 use crate::values::ValueRules;
 use crate::{Answer, Listed, cli};
@@ -92,8 +92,8 @@ impl exports::wasi::cli::run::Guest for Component {
             });
         match result {
             Ok((answer, prefix)) => {
-                if let Some(skipped) = &answer.skipped {
-                    eprintln!("etcd-inventory: warning: {}", crate::skipped_warning(&prefix, skipped));
+                for warning in answer.warnings.lines(&prefix) {
+                    eprintln!("etcd-inventory: warning: {warning}");
                 }
                 let mut out = std::io::stdout().lock();
                 out.write_all(answer.json.as_bytes())
@@ -266,7 +266,8 @@ impl From<Answer> for wit::Output {
     fn from(a: Answer) -> Self {
         wit::Output {
             json: a.json,
-            skipped: a.skipped.map(Into::into),
+            skipped: a.warnings.skipped.map(Into::into),
+            invalid_names: a.warnings.invalid_names.map(Into::into),
             revision: a.revision,
             key_count: a.key_count,
         }
@@ -280,8 +281,8 @@ impl From<Listed> for wit::InventoryData {
             groups: (inventory.groups.into_iter())
                 .map(|(name, group)| wit::Group {
                     name,
-                    hosts: group.hosts.into_iter().collect(),
-                    children: group.children.into_iter().collect(),
+                    hosts: group.hosts.in_order().into_iter().map(String::from).collect(),
+                    children: group.children.in_order().into_iter().map(String::from).collect(),
                     vars: variables(group.vars),
                 })
                 .collect(),
@@ -291,16 +292,17 @@ impl From<Listed> for wit::InventoryData {
                     vars: variables(vars),
                 })
                 .collect(),
-            skipped: listed.skipped.map(Into::into),
+            skipped: listed.warnings.skipped.map(Into::into),
+            invalid_names: listed.warnings.invalid_names.map(Into::into),
             revision: listed.revision,
             key_count: listed.key_count,
         }
     }
 }
 
-impl From<Skipped> for wit::SkippedKeys {
-    fn from(s: Skipped) -> Self {
-        wit::SkippedKeys {
+impl From<Tally> for wit::KeyTally {
+    fn from(s: Tally) -> Self {
+        wit::KeyTally {
             count: s.count,
             example: s.example,
         }

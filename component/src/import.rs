@@ -11,19 +11,21 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::inventory::{self, ALL, Kv, LayoutError, META, UNGROUPED};
-use crate::layout::{Entry, Prefix};
+use crate::inventory::{self, ALL, Inventory, Kv, LayoutError, META, UNGROUPED};
+use crate::layout::{Entry, Prefix, classify, position_value};
 use crate::values::{UNSAFE, VAULT, ValueRules};
 
 /// How the file becomes keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// Readers decode JSON values (the typed-values setting): strings that would decode as
-    /// something else are written JSON-quoted, so they read back as the same strings.
-    pub typed_values: bool,
-    /// A name listed in `children` without an entry of its own is an empty group (as
-    /// `ansible-inventory --list` prints empty groups) rather than an error.
-    pub empty_groups: bool,
+    /// How readers read values. With typed values, strings that would decode as something
+    /// else are written JSON-quoted, so they read back as the same strings; and a value
+    /// already stored is kept when it reads as the file's (see [`keep_equivalent`]).
+    pub values: ValueRules,
+    /// Refuse a name listed in `children` without an entry of its own, as a misspelt
+    /// group, rather than take it as an empty group (as `ansible-inventory --list` names
+    /// empty groups).
+    pub strict: bool,
 }
 
 /// The keys an inventory needs, with their values, sorted by key.
@@ -32,6 +34,8 @@ pub struct Encoded {
     pub pairs: Vec<Kv>,
     /// Variables whose value is not a string (written as JSON text).
     pub non_strings: u64,
+    /// Groups named only as children, taken as empty groups, sorted.
+    pub empty_groups: Vec<String>,
 }
 
 /// Why a file cannot be imported. Nothing is written when any of these is found.
@@ -56,8 +60,8 @@ impl fmt::Display for ImportError {
             ImportError::Shape { at, expected } => write!(f, "{at}: expected {expected}"),
             ImportError::UndefinedChild { parent, child } => write!(
                 f,
-                "group {parent:?} lists child {child:?}, which the file does not define (fix the name; or, if \
-                 it is an empty group, which ansible-inventory --list leaves out, pass --empty-groups)"
+                "group {parent:?} lists child {child:?}, which the file does not define (--strict refuses such \
+                 names: fix the name, or leave out --strict to take it as an empty group)"
             ),
             ImportError::BadName { kind, name } => write!(
                 f,
@@ -79,7 +83,7 @@ struct GroupData<'a> {
 /// Turns script-convention JSON into the keys under `prefix` that say the same inventory,
 /// and proves it by building it as `--list` would.
 pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Encoded, ImportError> {
-    let (pairs, non_strings) = collect(prefix, json, options)?;
+    let (pairs, non_strings, empty_groups) = collect(prefix, json, options)?;
     // Moved, not copied: a large inventory has a million keys.
     let pairs: Vec<Kv> = pairs
         .into_iter()
@@ -90,7 +94,11 @@ pub fn encode(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Enc
         .collect();
     // The reader's own rules decide what it would refuse; one source of truth.
     inventory::build(prefix, &pairs, &ValueRules::default()).map_err(ImportError::Layout)?;
-    Ok(Encoded { pairs, non_strings })
+    Ok(Encoded {
+        pairs,
+        non_strings,
+        empty_groups,
+    })
 }
 
 /// Host variables by host, each value still JSON text: a large file's millions of values
@@ -105,12 +113,11 @@ struct Meta<'a> {
     hostvars: RawHostVars<'a>,
 }
 
-/// Every key with its value, and how many values were not strings.
-fn collect(
-    prefix: &Prefix,
-    json: &str,
-    options: ImportOptions,
-) -> Result<(BTreeMap<String, String>, u64), ImportError> {
+/// Every key with its value, how many values were not strings, and the groups named only
+/// as children.
+type Collected = (BTreeMap<String, String>, u64, Vec<String>);
+
+fn collect(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Collected, ImportError> {
     let top: BTreeMap<Cow<str>, &RawValue> = serde_json::from_str(json).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => shape("the file", "an object of groups and _meta"),
         _ => ImportError::NotJson(e.to_string()),
@@ -137,20 +144,23 @@ fn collect(
         groups.insert(name, read_group(name, doc)?);
     }
     check_names(&groups, &hostvars)?;
-    if !options.empty_groups {
-        for (parent, data) in &groups {
-            if let Some(child) = data.children.iter().find(|c| !is_defined(c, &groups)) {
+    let mut empty_groups = BTreeSet::new();
+    for (parent, data) in &groups {
+        for child in data.children.iter().filter(|c| !is_defined(c, &groups)) {
+            if options.strict {
                 return Err(ImportError::UndefinedChild {
                     parent: parent.to_string(),
                     child: child.to_string(),
                 });
             }
+            empty_groups.insert(child.to_string());
         }
     }
 
     let mut out = Writer {
         prefix,
-        typed: options.typed_values,
+        typed: options.values.typed_values,
+        nested: options.values.nested_keys,
         pairs: BTreeMap::new(),
         non_strings: 0,
         present: BTreeSet::new(),
@@ -165,26 +175,17 @@ fn collect(
         for (var, value) in &data.vars {
             out.var(Entry::GroupVar { group, var }, value, group);
         }
-        // Hosts of `all` and `ungrouped` are hosts in no particular group: see below.
-        if *group != ALL && *group != UNGROUPED {
-            for host in &data.hosts {
-                out.key(Entry::Member { group, host }, [group, host]);
-            }
+        // Each value is the name's position in its list: groups read in the file's order.
+        for (i, host) in data.hosts.iter().enumerate() {
+            out.key(Entry::Member { group, host }, [group, host], position_value(i));
         }
-        // `all`'s children are every group without a parent: implied, see below.
-        if *group != ALL {
-            for child in &data.children {
-                out.key(Entry::Child { parent: group, child }, [group, child]);
-            }
+        // `all`'s children (every group without a parent, which `--list` implies without
+        // keys) are written too: their order is the file's.
+        for (i, child) in data.children.iter().enumerate() {
+            out.key(Entry::Child { parent: group, child }, [group, child], position_value(i));
         }
     }
-    // A host or group with no key would vanish: give it the one key that keeps it.
-    let loose_hosts = [ALL, UNGROUPED].into_iter().filter_map(|g| groups.get(g));
-    for host in loose_hosts.flat_map(|data| data.hosts.iter()) {
-        if !out.present.contains(host) {
-            out.key(Entry::Member { group: UNGROUPED, host }, [host, host]);
-        }
-    }
+    // A group with no key would vanish: give it the one key that keeps it.
     let named = groups.keys().chain(groups.values().flat_map(|d| d.children.iter()));
     let loose_groups: BTreeSet<&str> = named
         .copied()
@@ -197,9 +198,10 @@ fn collect(
                 child: group,
             },
             [group, group],
+            String::new(),
         );
     }
-    Ok((out.pairs, out.non_strings))
+    Ok((out.pairs, out.non_strings, empty_groups.into_iter().collect()))
 }
 
 /// Where `_meta` went wrong: found by walking it, which only an error needs.
@@ -221,19 +223,47 @@ fn meta_shape_error(raw: &RawValue) -> ImportError {
 struct Writer<'p, 'a> {
     prefix: &'p Prefix,
     typed: bool,
+    /// Readers build maps from nested keys: maps are written as nested keys.
+    nested: bool,
     pairs: BTreeMap<String, String>,
     non_strings: u64,
     present: BTreeSet<&'a str>,
 }
 
 impl<'a> Writer<'_, 'a> {
-    fn key(&mut self, entry: Entry<'a>, names: [&'a str; 2]) {
+    fn key(&mut self, entry: Entry<'a>, names: [&'a str; 2], value: String) {
         self.present.extend(names);
-        self.pairs.insert(self.prefix.key(entry), String::new());
+        self.pairs.insert(self.prefix.key(entry), value);
     }
 
     fn var(&mut self, entry: Entry<'a>, value: &Value, owner: &'a str) {
         self.present.insert(owner);
+        self.value(entry, value, 1);
+    }
+
+    /// Writes the value of the variable `entry` names, `depth` levels deep.
+    fn value(&mut self, entry: Entry<'_>, value: &Value, depth: usize) {
+        if self.nested
+            && depth < inventory::MAX_NESTING
+            && let Some(map) = nestable(value)
+        {
+            for (name, inner) in map {
+                let path;
+                let below = match entry {
+                    Entry::HostVar { host, var } => {
+                        path = format!("{var}/{name}");
+                        Entry::HostVar { host, var: &path }
+                    }
+                    Entry::GroupVar { group, var } => {
+                        path = format!("{var}/{name}");
+                        Entry::GroupVar { group, var: &path }
+                    }
+                    Entry::Member { .. } | Entry::Child { .. } => unreachable!("only variables have values"),
+                };
+                self.value(below, inner, depth + 1);
+            }
+            return;
+        }
         let text = match unmarked_text(value) {
             Some(text) if self.typed && serde_json::from_str::<Value>(text).is_ok() => {
                 serde_json::to_string(text).expect("a string serialises")
@@ -245,6 +275,21 @@ impl<'a> Writer<'_, 'a> {
             }
         };
         self.pairs.insert(self.prefix.key(entry), text);
+    }
+}
+
+/// A map that nested keys can say: not a marker, not empty (no key would hold it), every
+/// name a key segment.
+fn nestable(value: &Value) -> Option<&Map<String, Value>> {
+    match value {
+        Value::Object(map)
+            if unmarked_text(value).is_none()
+                && !map.is_empty()
+                && map.keys().all(|k| !k.is_empty() && !k.contains('/')) =>
+        {
+            Some(map)
+        }
+        _ => None,
     }
 }
 
@@ -391,6 +436,130 @@ impl Write {
     }
 }
 
+/// Whose key it is: the one list or map of `--list` that the key belongs to. The keys of
+/// one owner together say that list or map, and nothing else does, except for the lists
+/// `--list` completes itself (`all`'s children, `ungrouped`'s hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner<'a> {
+    HostVars(&'a str),
+    GroupVars(&'a str),
+    Members(&'a str),
+    Children(&'a str),
+}
+
+impl<'a> Owner<'a> {
+    fn of(entry: Entry<'a>) -> Owner<'a> {
+        match entry {
+            Entry::HostVar { host, .. } => Owner::HostVars(host),
+            Entry::GroupVar { group, .. } => Owner::GroupVars(group),
+            Entry::Member { group, .. } => Owner::Members(group),
+            Entry::Child { parent, .. } => Owner::Children(parent),
+        }
+    }
+
+    /// A list that `--list` completes from other keys: whether it reads the same depends on
+    /// every other owner too.
+    fn is_completed(self) -> bool {
+        self == Owner::Children(ALL) || self == Owner::Members(UNGROUPED)
+    }
+
+    /// What this owner's keys read as in `inv`, as `--list` prints it.
+    fn reads_as(self, inv: &Inventory) -> Option<String> {
+        fn json(value: &impl serde::Serialize) -> String {
+            serde_json::to_string(value).expect("inventory parts serialise")
+        }
+        match self {
+            Owner::HostVars(host) => inv.hostvars.get(host).map(json),
+            Owner::GroupVars(group) => inv.groups.get(group).map(|g| json(&g.vars)),
+            Owner::Members(group) => inv.groups.get(group).map(|g| json(&g.hosts)),
+            Owner::Children(parent) => inv.groups.get(parent).map(|g| json(&g.children)),
+        }
+    }
+}
+
+/// Keeps the keys etcd already holds wherever they read as what the file says, so that an
+/// import changes only what `--list` would print differently: a value stored JSON-quoted or
+/// with other spacing, membership keys without positions (the classic script's) whose
+/// sorted order is the file's order, nested keys where the file has their map. An import of
+/// our own `--list` output so changes nothing, whatever the settings it was read with.
+///
+/// Per owner (a host's variables, a group's variables, hosts or children): when the
+/// existing keys read exactly as the wanted ones, the existing keys replace the wanted ones.
+/// The lists `--list` completes itself (`all`'s children, `ungrouped`'s hosts) are kept
+/// too when that still reads the same. Proved, not assumed: the keys etcd will hold after
+/// the import (`existing` overlaid with the result, or the result alone with `replace`)
+/// must print the same `--list` as with `wanted` unchanged, or `wanted` is returned as it
+/// was. Existing keys that `--list` refuses also give `wanted` unchanged.
+pub fn keep_equivalent(
+    prefix: &Prefix,
+    rules: &ValueRules,
+    wanted: Vec<Kv>,
+    existing: &[Existing],
+    replace: bool,
+) -> Vec<Kv> {
+    if existing.is_empty() {
+        return wanted;
+    }
+    let existing: Vec<Kv> = existing
+        .iter()
+        .map(|e| Kv {
+            key: e.key.clone(),
+            value: e.value.clone(),
+        })
+        .collect();
+    let dir = prefix.dir();
+    fn owner<'k>(dir: &str, nested: bool, kv: &'k Kv) -> Option<Owner<'k>> {
+        let rest = std::str::from_utf8(&kv.key).ok()?.strip_prefix(dir)?;
+        classify(rest, nested).map(Owner::of)
+    }
+    let nested = rules.nested_keys;
+    let (Ok(want), Ok(have)) = (
+        inventory::build(prefix, &wanted, rules),
+        inventory::build(prefix, &existing, rules),
+    ) else {
+        return wanted;
+    };
+    let wanted_owners: BTreeSet<Owner> = wanted.iter().filter_map(|kv| owner(&dir, nested, kv)).collect();
+    let same: BTreeSet<Owner> = (wanted_owners.into_iter())
+        .filter(|o| o.reads_as(&want.value) == o.reads_as(&have.value))
+        .collect();
+    if same.is_empty() {
+        return wanted;
+    }
+    let after = |keys: &[Kv]| -> Option<String> {
+        let mut after: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
+        if !replace {
+            after.extend(existing.iter().map(|kv| (kv.key.as_slice(), kv.value.as_slice())));
+        }
+        after.extend(keys.iter().map(|kv| (kv.key.as_slice(), kv.value.as_slice())));
+        let pairs: Vec<Kv> = (after.into_iter())
+            .map(|(k, v)| Kv {
+                key: k.to_vec(),
+                value: v.to_vec(),
+            })
+            .collect();
+        let built = inventory::build(prefix, &pairs, rules).ok()?;
+        Some(serde_json::to_string(&built.value).expect("an inventory serialises"))
+    };
+    let Some(target) = after(&wanted) else {
+        return wanted;
+    };
+    // Every owner that reads the same first; without the completed lists if that differs.
+    let candidates = [
+        same.clone(),
+        same.iter().copied().filter(|o| !o.is_completed()).collect(),
+    ];
+    for keep in candidates.iter().filter(|keep| !keep.is_empty()) {
+        let kept = |kv: &Kv| owner(&dir, nested, kv).is_some_and(|o| keep.contains(&o));
+        let mut keys: Vec<Kv> = wanted.iter().filter(|kv| !kept(kv)).cloned().collect();
+        keys.extend(existing.iter().filter(|kv| kept(kv)).cloned());
+        if after(&keys).as_ref() == Some(&target) {
+            return keys;
+        }
+    }
+    wanted
+}
+
 /// What an import does: the writes, puts before deletes, and the counts it reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -510,7 +679,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_the_four_kinds_and_nothing_implied() {
+    fn writes_the_four_kinds_with_each_list_in_the_file_order() {
         let got = keys(json!({
             "_meta": {"hostvars": {"web01": {"ip": "10.0.0.1"}, "lonely": {"ip": "10.0.0.9"}}, "profile": "x"},
             "all": {"children": ["ungrouped", "prod"], "vars": {"ntp": "ntp.example"}},
@@ -521,11 +690,14 @@ mod tests {
         assert_eq!(
             got,
             pairs(&[
-                ("groups/prod/web", ""),
+                ("groups/all/prod", "1"),
+                ("groups/all/ungrouped", "0"),
+                ("groups/prod/web", "0"),
                 ("groupvars/all/ntp", "ntp.example"),
                 ("groupvars/web/port", "80"),
-                ("hosts/web/web01", ""),
-                ("hosts/web/web02", ""),
+                ("hosts/ungrouped/lonely", "0"),
+                ("hosts/web/web01", "0"),
+                ("hosts/web/web02", "1"),
                 ("hostvars/lonely/ip", "10.0.0.9"),
                 ("hostvars/web01/ip", "10.0.0.1"),
             ])
@@ -540,19 +712,18 @@ mod tests {
             "ungrouped": {"hosts": ["bare"]},
             "spare": {},
         });
-        let with_empty_groups = ImportOptions {
-            typed_values: false,
-            empty_groups: true,
-        };
-        let got = text_pairs(encode_with(&file, with_empty_groups).unwrap());
+        let encoded = encode_with(&file, ImportOptions::default()).unwrap();
+        assert_eq!(encoded.empty_groups, ["empty"]);
         assert_eq!(
-            got,
+            text_pairs(encoded),
             pairs(&[
-                ("groups/all/empty", ""),
+                ("groups/all/empty", "1"),
                 ("groups/all/spare", ""),
-                ("hosts/ungrouped/bare", ""),
-                ("hosts/ungrouped/in-all", ""),
-                ("hosts/web/web01", ""),
+                ("groups/all/ungrouped", "0"),
+                ("groups/all/web", "2"),
+                ("hosts/all/in-all", "0"),
+                ("hosts/ungrouped/bare", "0"),
+                ("hosts/web/web01", "0"),
             ])
         );
     }
@@ -574,21 +745,135 @@ mod tests {
             "web": {"hosts": ["web01"], "vars": {"nested": {"a": {"b": [1, 2]}}}, "children": []},
             "ungrouped": {"hosts": ["bare"], "vars": {}, "children": []},
         });
-        let typed = ImportOptions {
-            typed_values: true,
-            empty_groups: false,
-        };
-        let encoded = encode_with(&original, typed).unwrap();
-        assert_eq!(encoded.non_strings, 4);
         let rules = ValueRules {
             trust_templates: false,
             typed_values: true,
             nested_keys: false,
         };
+        let typed = ImportOptions {
+            values: rules,
+            strict: true,
+        };
+        let encoded = encode_with(&original, typed).unwrap();
+        assert_eq!(encoded.non_strings, 4);
         assert_eq!(read_back(&encoded.pairs, &rules), original);
         // Encoding what was read back writes the very same keys: import is idempotent.
         let again = encode_with(&read_back(&encoded.pairs, &rules), typed).unwrap();
         assert_eq!(again.pairs, encoded.pairs);
+    }
+
+    #[test]
+    fn reads_back_in_the_order_of_the_file() {
+        let original = json!({
+            "_meta": {"hostvars": {"z1": {}, "z2": {}, "z3": {}, "b": {}, "a": {}}},
+            "all": {"hosts": [], "vars": {}, "children": ["ungrouped", "zeta", "alpha"]},
+            "zeta": {"hosts": ["z3", "z1", "z2"], "vars": {}, "children": ["empty", "inner"]},
+            "inner": {"hosts": ["z2", "z1"], "vars": {}, "children": []},
+            "empty": {"hosts": [], "vars": {}, "children": []},
+            "alpha": {"hosts": [], "vars": {}, "children": []},
+            "ungrouped": {"hosts": ["b", "a"], "vars": {}, "children": []},
+        });
+        let encoded = encode_with(&original, ImportOptions::default()).unwrap();
+        let rules = ValueRules {
+            trust_templates: true,
+            ..ValueRules::default()
+        };
+        assert_eq!(read_back(&encoded.pairs, &rules), original);
+    }
+
+    /// The keys a plan would write after [`keep_equivalent`]: (created, changed, deleted).
+    fn writes_after_keeping(
+        file: &Value,
+        now: &[(&str, &str)],
+        rules: ValueRules,
+        replace: bool,
+    ) -> (Plan, Vec<Existing>) {
+        let options = ImportOptions {
+            values: rules,
+            strict: false,
+        };
+        let wanted = encode_with(file, options).unwrap().pairs;
+        let existing: Vec<Existing> = now.iter().map(|(k, v)| existing(k, v, 3)).collect();
+        let prefix = Prefix::new(PREFIX);
+        let kept = keep_equivalent(&prefix, &rules, wanted, &existing, replace);
+        (plan(kept, existing.clone(), replace), existing)
+    }
+
+    #[test]
+    fn importing_what_list_prints_changes_nothing_whatever_the_settings() {
+        // Classic data: no positions, a JSON-quoted string, nested keys, a host only in all.
+        let now = [
+            ("groups/prod/web", ""),
+            ("groups/prod/db", ""),
+            ("hosts/web/w2", ""),
+            ("hosts/web/w1", ""),
+            ("hosts/db/d1", "x"),
+            ("hosts/all/loner", ""),
+            ("hostvars/w1/name", "\"web\""),
+            ("hostvars/w1/port", "8080"),
+            ("hostvars/w1/nginx/tls", "on"),
+            ("hostvars/w1/nginx/port", "80"),
+            ("hostvars/d1/vault", "$ANSIBLE_VAULT;1.1;AES256\n6162\n"),
+            ("groupvars/web/list", "[1, 2]"),
+        ];
+        for trust_templates in [false, true] {
+            for typed_values in [false, true] {
+                for nested_keys in [false, true] {
+                    let rules = ValueRules {
+                        trust_templates,
+                        typed_values,
+                        nested_keys,
+                    };
+                    let pairs: Vec<Kv> = kvs(&pairs(&now));
+                    let listed = read_back(&pairs, &rules);
+                    let (plan, _) = writes_after_keeping(&listed, &now, rules, false);
+                    assert_eq!(plan.writes, [], "{rules:?}: {plan:?}");
+                    // A replace deletes only what --list skipped: nested keys read flat.
+                    let (plan, _) = writes_after_keeping(&listed, &now, rules, true);
+                    let skipped = if nested_keys { 0 } else { 2 };
+                    assert_eq!((plan.created, plan.changed, plan.deleted), (0, 0, skipped), "{plan:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_order_is_written_and_reads_back() {
+        let now = [("hosts/web/w1", ""), ("hosts/web/w2", ""), ("hostvars/w1/x", "1")];
+        let file = json!({"web": {"hosts": ["w2", "w1"]}, "_meta": {"hostvars": {"w1": {"x": "1"}}}});
+        let rules = ValueRules::default();
+        let (plan, existing) = writes_after_keeping(&file, &now, rules, true);
+        assert_eq!((plan.created, plan.changed, plan.deleted), (0, 2, 0), "{plan:?}");
+        // What etcd holds afterwards reads in the file's order.
+        let mut after: BTreeMap<Vec<u8>, Vec<u8>> = existing.into_iter().map(|e| (e.key, e.value)).collect();
+        for write in plan.writes {
+            if let Write::Create { key, value } | Write::Change { key, value, .. } = write {
+                after.insert(key, value);
+            }
+        }
+        let after: Vec<Kv> = after.into_iter().map(|(key, value)| Kv { key, value }).collect();
+        assert_eq!(read_back(&after, &rules)["web"]["hosts"], json!(["w2", "w1"]));
+    }
+
+    #[test]
+    fn keys_kept_as_they_are_never_lose_a_host_under_replace() {
+        // etcd has `h` in ungrouped through its variables; the file has it there without
+        // any. Both read `ungrouped: [h]`, but a replace deletes h's variables, so
+        // hosts/ungrouped/h must be written or h would vanish.
+        let now = [("hostvars/h/x", "1")];
+        let file = json!({"ungrouped": {"hosts": ["h"]}});
+        let (plan, _) = writes_after_keeping(&file, &now, ValueRules::default(), true);
+        assert!(
+            plan.writes.contains(&Write::Create {
+                key: b"/ansible/hosts/ungrouped/h".to_vec(),
+                value: b"0".to_vec()
+            }),
+            "{plan:?}"
+        );
+        assert_eq!(plan.deleted, 1);
+        // Without replace the variables stay, and so would h: nothing to write for it.
+        let (plan, _) = writes_after_keeping(&file, &now, ValueRules::default(), false);
+        assert_eq!(plan.writes, [], "{plan:?}");
     }
 
     #[test]
@@ -598,8 +883,11 @@ mod tests {
         assert_eq!(plain["/ansible/hostvars/h/port"], "8080");
         assert_eq!(plain["/ansible/hostvars/h/n"], "8080");
         let typed = ImportOptions {
-            typed_values: true,
-            empty_groups: false,
+            values: ValueRules {
+                typed_values: true,
+                ..ValueRules::default()
+            },
+            strict: false,
         };
         let typed = text_pairs(encode_with(&file, typed).unwrap());
         assert_eq!(typed["/ansible/hostvars/h/port"], "\"8080\"");
@@ -608,22 +896,29 @@ mod tests {
     }
 
     #[test]
-    fn undefined_children_are_refused_unless_empty_groups_are_allowed() {
+    fn undefined_children_are_empty_groups_unless_strict() {
         let file = json!({"all": {"children": ["ungrouped", "web"]}, "web": {"children": ["edge", "ungrouped"]}});
+        let strict = ImportOptions {
+            strict: true,
+            ..ImportOptions::default()
+        };
         assert_eq!(
-            encode_with(&file, ImportOptions::default()),
+            encode_with(&file, strict),
             Err(ImportError::UndefinedChild {
                 parent: "web".into(),
                 child: "edge".into()
             })
         );
-        let lenient = ImportOptions {
-            typed_values: false,
-            empty_groups: true,
-        };
+        let encoded = encode_with(&file, ImportOptions::default()).unwrap();
+        assert_eq!(encoded.empty_groups, ["edge"]);
         assert_eq!(
-            text_pairs(encode_with(&file, lenient).unwrap()),
-            pairs(&[("groups/web/edge", ""), ("groups/web/ungrouped", "")])
+            text_pairs(encoded),
+            pairs(&[
+                ("groups/all/ungrouped", "0"),
+                ("groups/all/web", "1"),
+                ("groups/web/edge", "0"),
+                ("groups/web/ungrouped", "1")
+            ])
         );
     }
 

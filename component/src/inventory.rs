@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::layout::{Entry, Prefix, classify, var_path};
+use crate::error::printable;
+use crate::layout::{Entry, Prefix, classify, position, var_path};
 use crate::values::{UNSAFE, VAULT, ValueRules, Variable, to_variable};
 
 /// One key-value pair as etcd stores it: bytes, which need not be UTF-8.
@@ -34,12 +35,105 @@ pub const JSON_MARKERS: [&str; 3] = [UNSAFE, VAULT, "__ansible_type"];
 /// stack near 2,000.
 pub const MAX_NESTING: usize = 100;
 
+/// Variable names Ansible's templating reserves (`JINJA_KEYWORDS` in ansible-core 2.19).
+const RESERVED_VARIABLE_NAMES: [&str; 7] = ["true", "false", "none", "True", "False", "None", "not"];
+
+/// Whether Ansible takes `name` as a variable name: an ASCII identifier (a letter or `_`,
+/// then letters, digits and `_`) that its templating does not reserve. ansible-core 2.19
+/// warns of every other name as deprecated, and 2.23 refuses the inventory.
+pub fn is_valid_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    starts_well && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !RESERVED_VARIABLE_NAMES.contains(&name)
+}
+
 /// One group in the script convention. Field order is the output order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Group {
-    pub hosts: BTreeSet<String>,
+    pub hosts: Members,
     pub vars: Vars,
-    pub children: BTreeSet<String>,
+    pub children: Members,
+}
+
+/// The hosts or children of a group, in inventory order: names whose key gives a
+/// [`position`] first, by position (by name where two share one), then the others by name.
+/// Data without positions (the classic script's, keys written by hand) so reads sorted, as
+/// it always did; `import` writes positions, so a group reads in the order of its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members {
+    by_name: BTreeMap<String, Option<u64>>,
+    /// How many names have a position: none, and name order is the order.
+    positioned: usize,
+}
+
+impl Members {
+    /// Adds `name` at `position`, or moves it there.
+    pub fn insert(&mut self, name: &str, position: Option<u64>) {
+        let old = match self.by_name.get_mut(name) {
+            Some(slot) => std::mem::replace(slot, position),
+            None => {
+                self.by_name.insert(name.to_string(), position);
+                None
+            }
+        };
+        self.positioned = self.positioned + usize::from(position.is_some()) - usize::from(old.is_some());
+    }
+
+    /// Adds `name` without a position, unless it is there already.
+    pub fn add(&mut self, name: &str) {
+        if !self.by_name.contains_key(name) {
+            self.by_name.insert(name.to_string(), None);
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Some(Some(_)) = self.by_name.remove(name) {
+            self.positioned -= 1;
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.by_name.retain(|name, _| keep(name));
+        self.positioned = self.by_name.values().filter(|p| p.is_some()).count();
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The names sorted by name, whatever their positions: for walks whose order only
+    /// needs to be the same every time.
+    pub fn by_name(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// The names in inventory order.
+    pub fn in_order(&self) -> Vec<&str> {
+        let mut names: Vec<(Option<u64>, &str)> = self.by_name.iter().map(|(n, p)| (*p, n.as_str())).collect();
+        if self.positioned > 0 {
+            // Stable, and the names come sorted: equal positions stay in name order.
+            names.sort_by_key(|(position, _)| (position.is_none(), *position));
+        }
+        names.into_iter().map(|(_, name)| name).collect()
+    }
+}
+
+impl Serialize for Members {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.positioned == 0 {
+            serializer.collect_seq(self.by_name())
+        } else {
+            serializer.collect_seq(self.in_order())
+        }
+    }
 }
 
 /// A whole inventory; serialises to exactly what `--list` prints.
@@ -69,19 +163,69 @@ impl Serialize for Inventory {
     }
 }
 
-/// Keys that fit none of the four kinds: left out, and worth one warning.
+/// Keys of one kind worth a warning: how many, and an example.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
+pub struct Tally {
     pub count: u64,
-    /// The first such key, in key order.
+    /// The first such key, in the order the keys came (etcd's key order).
     pub example: String,
 }
 
-/// A result of the core together with the keys it had to skip.
+impl Tally {
+    /// Counts `key` into `tally`.
+    fn note(tally: &mut Option<Tally>, key: &str) {
+        match tally {
+            Some(t) => t.count += 1,
+            None => {
+                *tally = Some(Tally {
+                    count: 1,
+                    example: key.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// What a read found worth a warning, one line each whatever the count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Warnings {
+    /// Keys that fit none of the four kinds: left out.
+    pub skipped: Option<Tally>,
+    /// Variables whose names Ansible will refuse ([`is_valid_variable_name`]): kept, as
+    /// ansible-core 2.19 still takes them, with a deprecation warning for each.
+    pub invalid_names: Option<Tally>,
+}
+
+impl Warnings {
+    /// The warning lines, without the program's name.
+    pub fn lines(&self, prefix: &Prefix) -> Vec<String> {
+        let dir = prefix.dir();
+        let dir = printable(&dir);
+        let skipped = self.skipped.as_ref().map(|t| {
+            format!(
+                "skipped {} key(s) under {dir} that fit none of hostvars/HOST/VAR, groupvars/GROUP/VAR, \
+                 hosts/GROUP/HOST, groups/PARENT/CHILD, e.g. {}",
+                t.count,
+                printable(&t.example)
+            )
+        });
+        let invalid = self.invalid_names.as_ref().map(|t| {
+            format!(
+                "{} variable(s) under {dir} have names Ansible will refuse (ansible-core 2.19 deprecates them, \
+                 2.23 fails the inventory), e.g. {}: rename them to letters, digits and _, not starting with a digit",
+                t.count,
+                printable(&t.example)
+            )
+        });
+        skipped.into_iter().chain(invalid).collect()
+    }
+}
+
+/// A result of the core together with what is worth a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built<T> {
     pub value: T,
-    pub skipped: Option<Skipped>,
+    pub warnings: Warnings,
 }
 
 /// Data in etcd that cannot become a correct inventory.
@@ -133,7 +277,7 @@ pub struct Builder<'r> {
     group_vars: BTreeMap<String, Vec<VarEntry>>,
     /// The host whose variables came last, and those variables.
     current: Option<(String, Vec<VarEntry>)>,
-    skipped: Option<Skipped>,
+    warnings: Warnings,
     /// Bytes of keys and values given: a good guess of the output's size.
     bytes: usize,
 }
@@ -150,7 +294,7 @@ impl<'r> Builder<'r> {
             host_vars: BTreeMap::new(),
             group_vars: BTreeMap::new(),
             current: None,
-            skipped: None,
+            warnings: Warnings::default(),
             bytes: 0,
         }
     }
@@ -168,14 +312,15 @@ impl<'r> Builder<'r> {
         self.rules
     }
 
-    /// Takes one pair. Values of membership and children keys are never read, so their
-    /// bytes do not matter.
+    /// Takes one pair. Values of membership and children keys are read only as a
+    /// [`position`], so other bytes there do not matter.
     pub fn add(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), LayoutError> {
         self.bytes += key.len() + value.len();
-        let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.skipped)? else {
+        let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.warnings)? else {
             return Ok(());
         };
         check_names(&entry, key)?;
+        note_invalid_name(&entry, key, &mut self.warnings);
         match entry {
             Entry::HostVar { host, var } => {
                 let entry = VarEntry::new(var, text(key, value)?, self.rules);
@@ -198,7 +343,7 @@ impl<'r> Builder<'r> {
                 }
             }
             Entry::Member { group, host } => {
-                self.group(group)?.hosts.insert(host.to_string());
+                self.group(group)?.hosts.insert(host, position(&value));
                 self.host(host);
                 if group != ALL && group != UNGROUPED && !self.grouped.contains(host) {
                     self.grouped.insert(host.to_string());
@@ -211,7 +356,7 @@ impl<'r> Builder<'r> {
                     });
                 }
                 self.group(child)?;
-                self.group(parent)?.children.insert(child.to_string());
+                self.group(parent)?.children.insert(child, position(&value));
                 self.has_parent.insert(child.to_string());
             }
         }
@@ -234,7 +379,7 @@ impl<'r> Builder<'r> {
             mut inv,
             has_parent,
             grouped,
-            skipped,
+            warnings,
             ..
         } = self;
 
@@ -252,7 +397,9 @@ impl<'r> Builder<'r> {
         // A host listed under hosts/ungrouped/ but also in another group is not ungrouped:
         // Ansible takes it out too (reconcile_inventory), so --list and --graph agree with it.
         ungrouped_group.hosts.retain(|host| !grouped.contains(host));
-        ungrouped_group.hosts.extend(ungrouped);
+        for host in &ungrouped {
+            ungrouped_group.hosts.add(host);
+        }
 
         let roots: Vec<String> = inv
             .groups
@@ -261,10 +408,11 @@ impl<'r> Builder<'r> {
             .cloned()
             .collect();
         let all = inv.groups.entry(ALL.to_string()).or_default();
-        all.children.extend(roots);
-        all.children.insert(UNGROUPED.to_string());
+        for root in roots.iter().map(String::as_str).chain([UNGROUPED]) {
+            all.children.add(root);
+        }
 
-        Ok(Built { value: inv, skipped })
+        Ok(Built { value: inv, warnings })
     }
 
     /// Moves the variables of the host read last to the others.
@@ -299,19 +447,20 @@ impl<'r> Builder<'r> {
 pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) -> Result<Built<Vars>, LayoutError> {
     let dir = prefix.dir();
     let mut entries = Vec::new();
-    let mut skipped = None;
+    let mut warnings = Warnings::default();
     for kv in pairs {
         if let Some((entry @ Entry::HostVar { host: h, var }, key)) =
-            read_key(&dir, &kv.key, rules.nested_keys, &mut skipped)?
+            read_key(&dir, &kv.key, rules.nested_keys, &mut warnings)?
             && h == host
         {
             check_names(&entry, key)?;
+            note_invalid_name(&entry, key, &mut warnings);
             entries.push(VarEntry::new(var, text(key, kv.value.clone())?, rules));
         }
     }
     Ok(Built {
         value: assemble(entries, |var| prefix.key(Entry::HostVar { host, var }))?,
-        skipped,
+        warnings,
     })
 }
 
@@ -370,13 +519,13 @@ fn assemble(mut entries: Vec<VarEntry>, key_of: impl Fn(&str) -> String) -> Resu
     Ok(vars)
 }
 
-/// Reads one key: what it says and the key as text, or `None` (counted in `skipped`) for a
+/// Reads one key: what it says and the key as text, or `None` (counted as skipped) for a
 /// key that fits no kind.
 fn read_key<'k>(
     dir: &str,
     key: &'k [u8],
     nested: bool,
-    skipped: &mut Option<Skipped>,
+    warnings: &mut Warnings,
 ) -> Result<Option<(Entry<'k>, &'k str)>, LayoutError> {
     let key = std::str::from_utf8(key).map_err(|_| LayoutError::NonUtf8Key {
         key: String::from_utf8_lossy(key).into_owned(),
@@ -384,15 +533,7 @@ fn read_key<'k>(
     match key.strip_prefix(dir).and_then(|rest| classify(rest, nested)) {
         Some(entry) => Ok(Some((entry, key))),
         None => {
-            match skipped {
-                Some(s) => s.count += 1,
-                None => {
-                    *skipped = Some(Skipped {
-                        count: 1,
-                        example: key.to_string(),
-                    })
-                }
-            }
+            Tally::note(&mut warnings.skipped, key);
             Ok(None)
         }
     }
@@ -423,6 +564,21 @@ pub fn check_names(entry: &Entry, key: &str) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// The name of the variable `entry` sets, if it is one: the first segment of a nested key
+/// (the segments below it are keys of a map, which Ansible does not check).
+pub fn variable_name<'a>(entry: &Entry<'a>) -> Option<&'a str> {
+    match *entry {
+        Entry::HostVar { var, .. } | Entry::GroupVar { var, .. } => var_path(var).next(),
+        Entry::Member { .. } | Entry::Child { .. } => None,
+    }
+}
+
+fn note_invalid_name(entry: &Entry, key: &str, warnings: &mut Warnings) {
+    if variable_name(entry).is_some_and(|name| !is_valid_variable_name(name)) {
+        Tally::note(&mut warnings.invalid_names, key);
+    }
+}
+
 /// A variable's value as text.
 fn text(key: &str, value: Vec<u8>) -> Result<String, LayoutError> {
     String::from_utf8(value).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
@@ -444,22 +600,22 @@ pub(crate) fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>
         // Explicit stack of (group, its children iterator) instead of recursion, so a deep
         // hierarchy cannot overflow the stack.
         let mut path: Vec<&str> = vec![root];
-        let mut stack = vec![groups[root].children.iter()];
+        let mut stack = vec![groups[root].children.by_name()];
         marks.insert(root, Mark::OnPath);
         while let Some(children) = stack.last_mut() {
             match children.next() {
-                Some(child) => match marks.get(child.as_str()) {
+                Some(child) => match marks.get(child) {
                     Some(Mark::OnPath) => {
                         let start = path.iter().position(|g| *g == child).expect("on path");
                         let mut cycle: Vec<String> = path[start..].iter().map(|g| g.to_string()).collect();
-                        cycle.push(child.clone());
+                        cycle.push(child.to_string());
                         return Some(cycle);
                     }
                     Some(Mark::Done) => {}
                     None => {
                         marks.insert(child, Mark::OnPath);
                         path.push(child);
-                        stack.push(groups[child].children.iter());
+                        stack.push(groups[child].children.by_name());
                     }
                 },
                 None => {
@@ -584,6 +740,99 @@ mod tests {
     }
 
     #[test]
+    fn positions_order_hosts_and_children_and_the_rest_follow_by_name() {
+        let got = build_json(&[
+            kv("/ansible/hosts/zeta/z1", "1"),
+            kv("/ansible/hosts/zeta/z2", "2"),
+            kv("/ansible/hosts/zeta/z3", "0"),
+            // Added by hand after an import: no position, so after the others, by name.
+            kv("/ansible/hosts/zeta/a9", ""),
+            kv("/ansible/hosts/zeta/a8", "not a number"),
+            kv("/ansible/groups/top/mid", "1"),
+            kv("/ansible/groups/top/alpha", "0"),
+            kv("/ansible/groups/top/beta", "0"),
+            kv("/ansible/groups/all/zeta", "0"),
+            kv("/ansible/groups/all/top", "1"),
+            kv("/ansible/hosts/ungrouped/u2", "0"),
+            kv("/ansible/hostvars/u1/x", "1"),
+        ]);
+        assert_eq!(got["zeta"]["hosts"], json!(["z3", "z1", "z2", "a8", "a9"]));
+        // Equal positions: by name.
+        assert_eq!(got["top"]["children"], json!(["alpha", "beta", "mid"]));
+        // all: its positioned children, then the implied ones (ungrouped too) by name.
+        assert_eq!(got["all"]["children"], json!(["zeta", "top", "ungrouped"]));
+        assert_eq!(got["ungrouped"]["hosts"], json!(["u2", "u1"]));
+    }
+
+    #[test]
+    fn data_without_positions_reads_sorted_as_before() {
+        let got = build_json(&[
+            kv("/ansible/hosts/web/w3", ""),
+            kv("/ansible/hosts/web/w1", ""),
+            kv("/ansible/hosts/web/w2", ""),
+            kv("/ansible/groups/prod/web", ""),
+            kv("/ansible/groups/prod/db", ""),
+        ]);
+        assert_eq!(got["web"]["hosts"], json!(["w1", "w2", "w3"]));
+        assert_eq!(got["prod"]["children"], json!(["db", "web"]));
+    }
+
+    #[test]
+    fn members_keep_their_order_through_removal_and_moves() {
+        let mut members = Members::default();
+        members.insert("b", Some(2));
+        members.insert("a", None);
+        members.insert("c", Some(1));
+        assert_eq!(members.in_order(), ["c", "b", "a"]);
+        members.insert("a", Some(0));
+        assert_eq!(members.in_order(), ["a", "c", "b"]);
+        members.add("a");
+        members.remove("c");
+        members.add("d");
+        assert_eq!(members.in_order(), ["a", "b", "d"]);
+        members.retain(|name| name != "a");
+        assert_eq!(members.in_order(), ["b", "d"]);
+        members.remove("b");
+        assert_eq!(serde_json::to_value(&members).unwrap(), json!(["d"]));
+        assert_eq!(members.by_name().collect::<Vec<_>>(), ["d"]);
+    }
+
+    #[test]
+    fn variable_names_ansible_refuses_are_counted_and_kept() {
+        for name in ["ok", "_x", "a1", "If", "class"] {
+            assert!(is_valid_variable_name(name), "{name}");
+        }
+        for name in ["bad-var", "1st", "café", "a.b", "true", "None", "not", "a b"] {
+            assert!(!is_valid_variable_name(name), "{name}");
+        }
+        let built = build_plain(
+            &Prefix::new("/ansible"),
+            &[
+                kv("/ansible/groupvars/g/http-port", "80"),
+                kv("/ansible/hostvars/h/ok", "1"),
+                kv("/ansible/hostvars/h/true", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            built.warnings.invalid_names,
+            Some(Tally {
+                count: 2,
+                example: "/ansible/groupvars/g/http-port".into()
+            })
+        );
+        assert_eq!(built.value.groups["g"].vars.len(), 1, "kept");
+        let lines = built.warnings.lines(&Prefix::new("/ansible"));
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("2 variable(s) under /ansible/ have names Ansible will refuse"),
+            "{lines:?}"
+        );
+        let one = host_vars_plain(&Prefix::new("/ansible"), "h", &[kv("/ansible/hostvars/h/a-b", "1")]).unwrap();
+        assert_eq!(one.warnings.invalid_names.map(|t| t.count), Some(1));
+    }
+
+    #[test]
     fn empty_prefix_gives_all_and_ungrouped_only() {
         assert_eq!(
             build_json(&[]),
@@ -640,8 +889,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            built.skipped,
-            Some(Skipped {
+            built.warnings.skipped,
+            Some(Tally {
                 count: 2,
                 example: "/ansible/hostvars/web01/nginx/port".into()
             })
@@ -655,7 +904,7 @@ mod tests {
     #[test]
     fn keys_outside_the_prefix_directory_are_skipped() {
         let built = build_plain(&Prefix::new("/ansible"), &[kv("/ansible2/hosts/a/b", "")]).unwrap();
-        assert_eq!(built.skipped.map(|s| s.count), Some(1));
+        assert_eq!(built.warnings.skipped.map(|s| s.count), Some(1));
         assert!(built.value.hostvars.is_empty());
     }
 
@@ -780,7 +1029,7 @@ mod tests {
             kv("/ansible/groupvars/web/limits/files", "4096"),
         ];
         let built = build(&Prefix::new("/ansible"), &pairs, &NESTED).unwrap();
-        assert_eq!(built.skipped, None);
+        assert_eq!(built.warnings.skipped, None);
         let got = serde_json::to_value(&built.value).unwrap();
         assert_eq!(
             got["_meta"]["hostvars"]["web01"],
@@ -801,7 +1050,7 @@ mod tests {
             &rules,
         )
         .unwrap();
-        assert_eq!(built.skipped.map(|s| s.count), Some(1));
+        assert_eq!(built.warnings.skipped.map(|s| s.count), Some(1));
     }
 
     #[test]

@@ -83,10 +83,30 @@ pub enum Entry<'a> {
     HostVar { host: &'a str, var: &'a str },
     /// `groupvars/{group}/{var}`: the value is the group's variable; `var` as for hosts.
     GroupVar { group: &'a str, var: &'a str },
-    /// `hosts/{group}/{host}`: the host is a member of the group (the value is unused).
+    /// `hosts/{group}/{host}`: the host is a member of the group; the value, its
+    /// [`position`] among the group's hosts.
     Member { group: &'a str, host: &'a str },
-    /// `groups/{parent}/{child}`: the child is a child group of parent (the value is unused).
+    /// `groups/{parent}/{child}`: the child is a child group of parent; the value, its
+    /// [`position`] among the parent's children.
     Child { parent: &'a str, child: &'a str },
+}
+
+/// Most digits a position may have: every 18-digit number fits a `u64`.
+const MAX_POSITION_DIGITS: usize = 18;
+
+/// The position a membership or children key's value gives its host or child in the
+/// group's list: a decimal number (`0`, `1`, ...), as `import` writes the file's order.
+/// Anything else (empty, as the classic script and hand-written keys leave it, or any
+/// other text) gives none: such names follow the positioned ones, sorted by name.
+pub fn position(value: &[u8]) -> Option<u64> {
+    let digits = !value.is_empty() && value.len() <= MAX_POSITION_DIGITS && value.iter().all(u8::is_ascii_digit);
+    // All digits and short enough: the parse cannot fail.
+    digits.then(|| std::str::from_utf8(value).ok()?.parse().ok()).flatten()
+}
+
+/// The value that gives a host or child `index` as its [`position`].
+pub fn position_value(index: usize) -> String {
+    index.to_string()
 }
 
 /// Reads `rest`, a key with the prefix directory already removed. Returns `None` for keys
@@ -240,6 +260,28 @@ mod tests {
             Prefix::new("/").key(Entry::Member { group: "g", host: "h" }),
             "/hosts/g/h"
         );
+    }
+
+    #[test]
+    fn positions_are_short_decimal_numbers_and_nothing_else() {
+        assert_eq!(position(b"0"), Some(0));
+        assert_eq!(position(b"42"), Some(42));
+        assert_eq!(position(b"007"), Some(7));
+        assert_eq!(position(position_value(12).as_bytes()), Some(12));
+        assert_eq!(position(b"999999999999999999"), Some(999_999_999_999_999_999));
+        for value in [
+            &b""[..],
+            b"1234567890123456789",
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"1.0",
+            b"x",
+            b"\xff",
+        ] {
+            assert_eq!(position(value), None, "{:?}", String::from_utf8_lossy(value));
+        }
     }
 
     #[test]

@@ -31,15 +31,14 @@ mod guest;
 
 use error::Error;
 use gateway::Transport;
-use inventory::Skipped;
-use layout::Prefix;
+use inventory::Warnings;
 use settings::Settings;
 
 /// A rendered answer: the JSON an inventory script prints, and what to warn about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub json: String,
-    pub skipped: Option<Skipped>,
+    pub warnings: Warnings,
     /// The etcd revision everything was read at.
     pub revision: i64,
     /// How many keys were read: with the revision, what [`inventory_unchanged`] checks.
@@ -50,7 +49,7 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub inventory: inventory::Inventory,
-    pub skipped: Option<Skipped>,
+    pub warnings: Warnings,
     /// The etcd revision everything was read at.
     pub revision: i64,
     /// How many keys were read.
@@ -65,7 +64,7 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
     Ok(Answer {
         // One allocation, no regrowth.
         json: to_json(&listed.inventory, listed.bytes),
-        skipped: listed.skipped,
+        warnings: listed.warnings,
         revision: listed.revision,
         key_count: listed.key_count,
     })
@@ -88,7 +87,7 @@ pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
     let built = builder.finish()?;
     Ok(Listed {
         inventory: built.value,
-        skipped: built.skipped,
+        warnings: built.warnings,
         revision: read.revision,
         key_count: read.keys,
         bytes,
@@ -133,20 +132,10 @@ pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str)
     let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs, &settings.values)?;
     Ok(Answer {
         json: to_json(&built.value, 0),
-        skipped: built.skipped,
+        warnings: built.warnings,
         revision: snapshot.revision,
         key_count: snapshot.kvs.len() as u64,
     })
-}
-
-/// The warning for skipped keys: one line, whatever their number.
-pub fn skipped_warning(prefix: &Prefix, skipped: &Skipped) -> String {
-    format!(
-        "skipped {} key(s) under {}/ that fit none of hostvars/HOST/VAR, groupvars/GROUP/VAR, hosts/GROUP/HOST, groups/PARENT/CHILD, e.g. {}",
-        skipped.count,
-        error::printable(prefix.as_str()),
-        error::printable(&skipped.example)
-    )
 }
 
 fn to_json(value: &impl serde::Serialize, capacity: usize) -> String {

@@ -81,9 +81,12 @@ pub fn to_variable(text: String, rules: &ValueRules) -> Variable {
     text_variable(text, rules.trust_templates)
 }
 
+/// A string as a variable. Vault text is known by its header at the very start, as Ansible
+/// knows it, and kept byte for byte: `!vault |` text ends in a newline, and an import of our
+/// own output must find the value it came from.
 fn text_variable(text: String, trust_templates: bool) -> Variable {
-    if text.trim_start().starts_with(VAULT_HEADER) {
-        Variable::Text(Mark::Vault, text.trim().to_string())
+    if text.starts_with(VAULT_HEADER) {
+        Variable::Text(Mark::Vault, text)
     } else if trust_templates {
         Variable::Text(Mark::Plain, text)
     } else {
@@ -146,14 +149,24 @@ mod tests {
     }
 
     #[test]
-    fn vault_ciphertexts_pass_through_whatever_the_trust() {
+    fn vault_ciphertexts_pass_through_byte_for_byte_whatever_the_trust() {
+        let with_newline = format!("{VAULTED}\n");
         for trust in [false, true] {
-            assert_eq!(var(VAULTED, trust, false), json!({"__ansible_vault": VAULTED}));
-            assert_eq!(
-                var(&format!("  {VAULTED}\n"), trust, true),
-                json!({"__ansible_vault": VAULTED})
-            );
+            for typed in [false, true] {
+                assert_eq!(var(VAULTED, trust, typed), json!({"__ansible_vault": VAULTED}));
+                assert_eq!(
+                    var(&with_newline, trust, typed),
+                    json!({"__ansible_vault": with_newline})
+                );
+            }
         }
+    }
+
+    #[test]
+    fn text_with_the_vault_header_further_in_is_a_plain_string() {
+        let indented = format!("  {VAULTED}");
+        assert_eq!(var(&indented, false, false), json!({"__ansible_unsafe": indented}));
+        assert_eq!(var(&indented, true, true), json!(indented));
     }
 
     #[test]

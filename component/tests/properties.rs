@@ -62,7 +62,7 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         300 => select(
             &[
-                "", "80", "true", "null", "1.5", "-0", "1e400", "[1,\"a\"]", "{\"k\":{\"s\":\"{{ x }}\"}}",
+                "", "0", "1", "2", "007", "80", "true", "null", "1.5", "-0", "1e400", "[1,\"a\"]", "{\"k\":{\"s\":\"{{ x }}\"}}",
                 "{\"a\":1,\"a\":2}", "\"quoted\"", "{{ lookup('pipe','id') }}", "  $ANSIBLE_VAULT;1.1;AES256\n6162\n",
                 "{\"__ansible_unsafe\":\"x\"}", "\u{2028}", "web 01",
             ][..]
@@ -228,7 +228,7 @@ type Outcome = Result<(String, Option<u64>), String>;
 fn build(case: &Case, pairs: &[Kv]) -> Outcome {
     let prefix = Prefix::new(case.prefix);
     inventory::build(&prefix, pairs, &case.rules)
-        .map(|built| (render(&built.value), built.skipped.map(|s| s.count)))
+        .map(|built| (render(&built.value), built.warnings.skipped.map(|s| s.count)))
         .map_err(|e| format!("{e:?}"))
 }
 
@@ -306,7 +306,7 @@ fn list_through_gateway(case: &Case) -> Outcome {
     assert_eq!(read.revision, 42);
     assert_eq!(read.keys as usize, in_range(&case.pairs, &prefix.range()).count());
     let built = builder.finish().map_err(|e| format!("{e:?}"))?;
-    Ok((render(&built.value), built.skipped.map(|s| s.count)))
+    Ok((render(&built.value), built.warnings.skipped.map(|s| s.count)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -323,10 +323,8 @@ fn strings(value: &Value, what: &str) -> Vec<String> {
                 .to_string()
         })
         .collect();
-    assert!(
-        names.windows(2).all(|w| w[0] < w[1]),
-        "{what} is not sorted and unique: {names:?}"
-    );
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{what} names one twice: {names:?}");
     names
 }
 
@@ -474,9 +472,25 @@ const KINDS: &[&str] = &["hostvars", "groupvars", "hosts", "groups"];
 
 #[derive(Default, Debug)]
 struct ModelGroup {
-    hosts: BTreeSet<String>,
-    children: BTreeSet<String>,
+    /// Each host and child with the position its key's value gives, if any.
+    hosts: BTreeMap<String, Option<u64>>,
+    children: BTreeMap<String, Option<u64>>,
     vars: BTreeSet<String>,
+}
+
+/// The layout's position: a value of 1 to 18 ASCII digits, read as a number.
+fn model_position(value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let digits = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().expect("18 digits fit"))
+}
+
+/// Names in inventory order: positioned ones by position then name, then the rest by name.
+fn model_order(names: &BTreeMap<String, Option<u64>>) -> Vec<String> {
+    let mut positioned: Vec<(u64, &String)> = names.iter().filter_map(|(n, p)| p.map(|p| (p, n))).collect();
+    positioned.sort();
+    let rest = names.iter().filter(|(_, p)| p.is_none()).map(|(n, _)| n);
+    positioned.into_iter().map(|(_, n)| n).chain(rest).cloned().collect()
 }
 
 /// The inventory the key layout says the pairs make, or why they make none.
@@ -529,7 +543,7 @@ impl Model {
                     m.var(false, a, path, &kv.value);
                 }
                 "hosts" => {
-                    m.group(a).hosts.insert(b.into());
+                    m.group(a).hosts.insert(b.into(), model_position(&kv.value));
                     m.hosts.entry(b.into()).or_default();
                     if a != "all" && a != "ungrouped" {
                         m.grouped.insert(b.into());
@@ -540,7 +554,7 @@ impl Model {
                         m.refuse("all is a child");
                     }
                     m.group(b);
-                    m.group(a).children.insert(b.into());
+                    m.group(a).children.insert(b.into(), model_position(&kv.value));
                     m.has_parent.insert(b.into());
                 }
                 _ => m.skipped += 1,
@@ -593,7 +607,7 @@ impl Model {
                 return false;
             }
             path.push(g);
-            let found = m.groups[g].children.iter().any(|c| visit(m, c, path, done));
+            let found = m.groups[g].children.keys().any(|c| visit(m, c, path, done));
             path.pop();
             found
         }
@@ -624,24 +638,32 @@ impl Model {
             let mut hosts = group.hosts.clone();
             let mut children = group.children.clone();
             if *name == "ungrouped" {
-                // Exactly the hosts in no other group, whatever hosts/ungrouped/ lists.
-                hosts = self
-                    .hosts
-                    .keys()
-                    .filter(|h| !self.grouped.contains(*h))
-                    .cloned()
-                    .collect();
+                // Exactly the hosts in no other group, whatever hosts/ungrouped/ lists; in
+                // the order its own keys give, the others after them.
+                hosts.retain(|h, _| !self.grouped.contains(h));
+                for host in self.hosts.keys().filter(|h| !self.grouped.contains(*h)) {
+                    hosts.entry(host.clone()).or_insert(None);
+                }
             }
             if *name == "all" {
                 let roots = self
                     .groups
                     .keys()
                     .filter(|g| *g != "all" && !self.has_parent.contains(*g));
-                children.extend(roots.cloned());
-                children.insert("ungrouped".into());
+                for root in roots.chain([&"ungrouped".to_string()]) {
+                    children.entry(root.clone()).or_insert(None);
+                }
             }
-            assert_eq!(set_of(&out["hosts"]), hosts, "the hosts of group {name:?}");
-            assert_eq!(set_of(&out["children"]), children, "the children of group {name:?}");
+            assert_eq!(
+                list_of(&out["hosts"]),
+                model_order(&hosts),
+                "the hosts of group {name:?}"
+            );
+            assert_eq!(
+                list_of(&out["children"]),
+                model_order(&children),
+                "the children of group {name:?}"
+            );
             assert_eq!(names_of(&out["vars"]), group.vars, "the variables of group {name:?}");
         }
 
@@ -657,8 +679,8 @@ impl Model {
                     at = &at[segment];
                 }
                 let text = String::from_utf8(value.clone()).unwrap();
-                let expected = if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
-                    json!({"__ansible_vault": text.trim()})
+                let expected = if text.starts_with("$ANSIBLE_VAULT;") {
+                    json!({"__ansible_vault": text})
                 } else if rules.trust_templates {
                     json!(text)
                 } else {
@@ -670,7 +692,7 @@ impl Model {
     }
 }
 
-fn set_of(value: &Value) -> BTreeSet<String> {
+fn list_of(value: &Value) -> Vec<String> {
     value
         .as_array()
         .unwrap()

@@ -109,7 +109,8 @@ function describe({ tag, val }) {
   }
 }
 
-// Calls an export; on success, warns about skipped keys as the binary does.
+// Calls an export; on success, warns about skipped keys and invalid variable names as the
+// binary does.
 function call(exported, ...args) {
   let answer;
   try {
@@ -123,6 +124,15 @@ function call(exported, ...args) {
     process.stderr.write(
       `etcd-inventory: warning: skipped ${n} key(s) under ${dir} that fit none of hostvars/HOST/VAR, ` +
         `groupvars/GROUP/VAR, hosts/GROUP/HOST, groups/PARENT/CHILD, e.g. ${example}\n`,
+    );
+  }
+  if (answer.invalidNames) {
+    const { count: n, example } = answer.invalidNames;
+    const dir = `${options.prefix.replace(/\/+$/, '')}/`;
+    process.stderr.write(
+      `etcd-inventory: warning: ${n} variable(s) under ${dir} have names Ansible will refuse (ansible-core 2.19 ` +
+        `deprecates them, 2.23 fails the inventory), e.g. ${example}: rename them to letters, digits and _, not ` +
+        `starting with a digit\n`,
     );
   }
   return answer;

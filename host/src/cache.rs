@@ -17,14 +17,17 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use etcd_inventory::Answer;
-use etcd_inventory::inventory::Skipped;
+use etcd_inventory::inventory::{Tally, Warnings};
 use etcd_inventory::settings::Settings;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when the file's shape changes: older files then read as a miss.
 /// 2: the body's checksum is a CRC-32 (FNV-1a, a byte at a time, took 70 ms of a 100 ms
 /// hit on a 47 MB inventory).
-const FORMAT: u32 = 2;
+/// 3: groups keep their inventory order, vault text its bytes, and a second warning
+/// (invalid variable names) rides in the header: a format-2 body is no longer what
+/// `--list` prints.
+const FORMAT: u32 = 3;
 /// A header longer than this is not one of ours.
 const MAX_HEADER_BYTES: u64 = 64 << 10;
 
@@ -42,7 +45,7 @@ pub struct Entry {
     pub body: Body,
     pub revision: i64,
     pub key_count: u64,
-    pub skipped: Option<Skipped>,
+    pub warnings: Warnings,
     /// Seconds since the Unix epoch.
     pub written_at: u64,
     /// The body's checksum, which ties a stamp to it.
@@ -124,6 +127,7 @@ struct Header {
     revision: i64,
     key_count: u64,
     skipped: Option<(u64, String)>,
+    invalid_names: Option<(u64, String)>,
     written_at: u64,
     length: u64,
     checksum: String,
@@ -212,7 +216,10 @@ impl Cache {
             body,
             revision: stamped,
             key_count: header.key_count,
-            skipped: header.skipped.map(|(count, example)| Skipped { count, example }),
+            warnings: Warnings {
+                skipped: header.skipped.map(|(count, example)| Tally { count, example }),
+                invalid_names: header.invalid_names.map(|(count, example)| Tally { count, example }),
+            },
             written_at: header.written_at,
             checksum: header.checksum,
         }))
@@ -247,7 +254,8 @@ impl Cache {
             identity: self.identity.clone(),
             revision: answer.revision,
             key_count: answer.key_count,
-            skipped: answer.skipped.as_ref().map(|s| (s.count, s.example.clone())),
+            skipped: answer.warnings.skipped.as_ref().map(|s| (s.count, s.example.clone())),
+            invalid_names: (answer.warnings.invalid_names.as_ref()).map(|s| (s.count, s.example.clone())),
             written_at: now_s(),
             length: answer.json.len() as u64,
             checksum: checksum(answer.json.as_bytes()),
@@ -339,7 +347,7 @@ mod tests {
     fn answer(json: &str) -> Answer {
         Answer {
             json: json.into(),
-            skipped: None,
+            warnings: Warnings::default(),
             revision: 42,
             key_count: 7,
         }

@@ -12,7 +12,7 @@ use etcd_inventory::Answer;
 use etcd_inventory::cli::Mode;
 use etcd_inventory::error::Error;
 use etcd_inventory::graph;
-use etcd_inventory::inventory::Skipped;
+use etcd_inventory::inventory::Warnings;
 use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Body, Cache, Entry};
 use etcd_inventory_host::limits::LimitHit;
@@ -198,10 +198,28 @@ struct ImportArgs {
     /// Most writes per transaction: at most etcd's own --max-txn-ops.
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     max_txn_ops: u32,
-    /// Take a name listed in children without an entry of its own as an empty group
-    /// (ansible-inventory --list leaves empty groups out) instead of an error.
+    /// Refuse a name listed in children without an entry of its own, as a misspelt group,
+    /// instead of taking it as an empty group (as ansible-inventory --list names them).
     #[arg(long)]
+    strict: bool,
+    /// Accepted for scripts written before empty groups became the default; does nothing.
+    #[arg(long, hide = true, conflicts_with = "strict")]
     empty_groups: bool,
+}
+
+/// How many groups an import took as empty, and the first few of them.
+fn empty_groups_note(groups: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = groups.iter().take(SHOWN).map(|g| format!("{g:?}")).collect();
+    if groups.len() > SHOWN {
+        names.push("...".to_string());
+    }
+    format!(
+        "{} group(s) named only as children taken as empty groups (ansible-inventory --list names empty groups \
+         so): {}; --strict refuses them",
+        groups.len(),
+        names.join(", ")
+    )
 }
 
 /// What to print on stdout, and whether the exit status says failure anyway (`check`
@@ -273,7 +291,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
             let mut text: String = report.findings.iter().map(|f| format!("{f}\n")).collect();
             text.push_str(&report.summary());
             Ok(Printed {
-                failed: report.has_fatal(),
+                failed: report.has_errors(),
                 output: Output::Text(text),
             })
         }
@@ -343,7 +361,7 @@ fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: 
         Mode::List | Mode::Graph(_) if settings.cache.enabled => call.list_cached()?,
         _ => {
             let answer = call.answer(mode)?;
-            warn_skipped(settings, answer.skipped.as_ref());
+            warn_all(settings, &answer.warnings);
             Output::Text(answer.json)
         }
     };
@@ -377,9 +395,12 @@ async fn import(settings: &Settings, args: ImportArgs) -> Result<String, String>
         dry_run: args.dry_run,
         replace: args.replace,
         max_txn_ops: args.max_txn_ops as usize,
-        empty_groups: args.empty_groups,
+        strict: args.strict,
     };
     let report = write_side::import(settings, request).await?;
+    if !report.empty_groups.is_empty() {
+        warn(&empty_groups_note(&report.empty_groups));
+    }
     if report.non_strings > 0 && !settings.values.typed_values {
         warn(&format!(
             "{} value(s) are not strings: written as JSON text, which reads back as the same types only with \
@@ -458,7 +479,7 @@ impl Call<'_> {
         if let Err(warning) = cache.store(&answer) {
             warn(&warning);
         }
-        warn_skipped(self.settings, answer.skipped.as_ref());
+        warn_all(self.settings, &answer.warnings);
         Ok(Output::Text(answer.json))
     }
 
@@ -479,7 +500,7 @@ impl Call<'_> {
     /// The cached inventory, with the warning its read gave; moved, not copied (it can be
     /// tens of MiB).
     fn serve(&self, entry: Entry) -> Output {
-        warn_skipped(self.settings, entry.skipped.as_ref());
+        warn_all(self.settings, &entry.warnings);
         Output::Cached(entry.body)
     }
 }
@@ -488,9 +509,9 @@ fn warn(message: &str) {
     eprintln!("etcd-inventory: warning: {message}");
 }
 
-fn warn_skipped(settings: &Settings, skipped: Option<&Skipped>) {
-    if let Some(skipped) = skipped {
-        warn(&etcd_inventory::skipped_warning(&settings.prefix, skipped));
+fn warn_all(settings: &Settings, warnings: &Warnings) {
+    for line in warnings.lines(&settings.prefix) {
+        warn(&line);
     }
 }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
-use etcd_inventory::inventory::{LayoutError, Skipped};
+use etcd_inventory::inventory::{LayoutError, Tally, Warnings};
 use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
 use etcd_inventory::{Answer, cli::Mode};
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -281,13 +281,20 @@ fn to_options(s: &Settings) -> wit::Options {
     }
 }
 
+fn tally(t: wit::KeyTally) -> Tally {
+    Tally {
+        count: t.count,
+        example: t.example,
+    }
+}
+
 fn from_output(o: wit::Output) -> Answer {
     Answer {
         json: o.json,
-        skipped: o.skipped.map(|s| Skipped {
-            count: s.count,
-            example: s.example,
-        }),
+        warnings: Warnings {
+            skipped: o.skipped.map(tally),
+            invalid_names: o.invalid_names.map(tally),
+        },
         revision: o.revision,
         key_count: o.key_count,
     }

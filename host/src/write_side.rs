@@ -30,7 +30,8 @@ pub struct ImportRequest {
     pub dry_run: bool,
     pub replace: bool,
     pub max_txn_ops: usize,
-    pub empty_groups: bool,
+    /// Refuse names listed only as children instead of taking them as empty groups.
+    pub strict: bool,
 }
 
 /// What an import did, or would do.
@@ -42,6 +43,8 @@ pub struct ImportReport {
     pub deleted: u64,
     /// Variables written as JSON text because they were not strings.
     pub non_strings: u64,
+    /// Groups named only as children, taken as empty groups.
+    pub empty_groups: Vec<String>,
     pub dry_run: bool,
     pub prefix: String,
 }
@@ -73,8 +76,8 @@ impl std::fmt::Display for ImportReport {
 /// file is valid; then puts go first, deletes (`--replace`) last, in guarded transactions.
 pub async fn import(settings: &Settings, request: ImportRequest) -> Result<ImportReport, String> {
     let options = ImportOptions {
-        typed_values: settings.values.typed_values,
-        empty_groups: request.empty_groups,
+        values: settings.values,
+        strict: request.strict,
     };
     let encoded = import::encode(&settings.prefix, &request.json, options)
         .map_err(|e| format!("cannot import {}: {e}", request.source))?;
@@ -82,13 +85,21 @@ pub async fn import(settings: &Settings, request: ImportRequest) -> Result<Impor
     drop(request.json);
     let etcd = Etcd::connect(settings).await?;
     let existing = etcd.read(&settings.prefix.range()).await?;
-    let plan = import::plan(encoded.pairs, existing.kvs, request.replace);
+    let wanted = import::keep_equivalent(
+        &settings.prefix,
+        &settings.values,
+        encoded.pairs,
+        &existing.kvs,
+        request.replace,
+    );
+    let plan = import::plan(wanted, existing.kvs, request.replace);
     let report = ImportReport {
         created: plan.created,
         changed: plan.changed,
         unchanged: plan.unchanged,
         deleted: plan.deleted,
         non_strings: encoded.non_strings,
+        empty_groups: encoded.empty_groups,
         dry_run: request.dry_run,
         prefix: settings.prefix.as_str().to_string(),
     };
@@ -165,16 +176,16 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// Whether `--list` would fail on this keyspace.
-    pub fn has_fatal(&self) -> bool {
-        self.findings.iter().any(Finding::is_fatal)
+    /// Whether `--list` would fail on this keyspace, or Ansible refuse what it reads.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
     }
 
     pub fn summary(&self) -> String {
-        let fatal = self.findings.iter().filter(|f| f.is_fatal()).count();
+        let errors = self.findings.iter().filter(|f| f.is_error()).count();
         format!(
-            "{fatal} error(s), {} warning(s) in {} key(s) under {}/ at revision {}",
-            self.findings.len() - fatal,
+            "{errors} error(s), {} warning(s) in {} key(s) under {}/ at revision {}",
+            self.findings.len() - errors,
             self.keys,
             self.prefix,
             self.revision

@@ -162,7 +162,14 @@ fn control_characters_quotes_emoji_and_10_000_byte_names_reach_ansible_intact() 
 
     let list = inventory(&etcd, &["--list"]);
     assert_same(&sorted(list.json()), &expected, "--list");
-    assert_eq!(list.stderr, "");
+    // Such variable names are Ansible's to refuse (2.23 will): one warning line, escaped.
+    let names_warning = |run: &Run, count: u32| {
+        let warnings: Vec<&str> = run.stderr.lines().collect();
+        let start =
+            format!("etcd-inventory: warning: {count} variable(s) under /ansible/ have names Ansible will refuse");
+        assert!(warnings.len() == 1 && warnings[0].starts_with(&start), "{run:#?}");
+    };
+    names_warning(&list, 3);
     // JSON escapes the control characters; the output itself is one line of text.
     assert_eq!(list.stdout.lines().count(), 1, "raw newlines in the JSON");
 
@@ -174,7 +181,9 @@ fn control_characters_quotes_emoji_and_10_000_byte_names_reach_ansible_intact() 
             &expected["_meta"]["hostvars"][host],
             &format!("--host {host:?}"),
         );
-        assert_eq!(one.stderr, "");
+        if !one.stderr.is_empty() {
+            names_warning(&one, 1);
+        }
     }
     assert_eq!(inventory(&etcd, &["--host=-v"]).json(), json!({"ok": u("dash")}));
 
@@ -189,7 +198,7 @@ fn control_characters_quotes_emoji_and_10_000_byte_names_reach_ansible_intact() 
     // --graph draws what ansible-inventory draws, control characters and all.
     let ours = inventory(&etcd, &["--graph"]);
     assert_eq!(ours.code, Some(0), "{ours:#?}");
-    assert_eq!(ours.stderr, "");
+    names_warning(&ours, 3);
     let theirs = ansible_inventory(&etcd, &["--graph"], &[]);
     assert_eq!(theirs.code, Some(0), "{theirs:#?}");
     assert_eq!(ours.stdout, theirs.stdout);

@@ -19,6 +19,7 @@ mod hostile;
 mod import;
 mod limits;
 mod list;
+mod migration;
 mod node;
 mod sandbox;
 mod settings;

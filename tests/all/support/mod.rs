@@ -168,8 +168,8 @@ pub fn ansible_json(source: &Path, etcd: &Etcd, args: &[&str], env: &[(&str, &st
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("ansible-inventory printed no JSON ({e}): {run:#?}"))
 }
 
-/// Sorts every list: Ansible keeps a YAML file's order of hosts and children, we print
-/// them sorted, and the order carries no meaning for an inventory.
+/// Sorts every list, for comparing what an inventory holds whatever its order (data
+/// without positions reads sorted; the order itself is tested in `migration`).
 pub fn sorted(value: Value) -> Value {
     match value {
         Value::Array(items) => {
