@@ -214,6 +214,13 @@ fn an_imported_inventory_plays_its_hosts_in_the_order_of_the_original_file() {
         let from_etcd = ansible_json(Path::new(binary()), &etcd, &["--list"], &env);
         assert_eq!(from_etcd, from_file, "{args:?}: ansible-inventory --list");
 
+        // --graph draws in that order too, as ansible-inventory --graph does.
+        let graph = binary_with(&etcd, &env, &["--graph"], None);
+        assert_eq!(graph.code, Some(0), "{graph:#?}");
+        let (mut theirs, _home) = ansible_command("ansible-inventory", &ini, &etcd);
+        let theirs = run(theirs.arg("--graph"));
+        assert_eq!(graph.stdout, theirs.stdout, "{args:?}: --graph");
+
         // The empty groups are no misspelt names to `check`.
         let checked = binary_with(&etcd, &env, &["check"], None);
         assert_eq!(checked.code, Some(0), "{checked:#?}");
