@@ -1,0 +1,120 @@
+//! What an attacker, or a careless operator, tries against the binary and a real etcd: a
+//! cache planted where others could write, endpoints that answer with HTML, escape
+//! sequences or the request itself, settings files that never end or never open, duplicate
+//! etcd.ini keys, impossible ports. Each ends in one clean line (a warning, or the error),
+//! quickly, and never with a secret in it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Run, binary, clean_command, run};
+
+/// Far above what any of these runs needs, far below "blocked for good".
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Runs `command`, killing it (by PID) if it still runs after [`WATCHDOG`]: a read that
+/// blocks fails the test instead of hanging it. Returns what it did and how long it took.
+fn run_watched(command: &mut Command) -> (Run, Duration) {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    // Bounded by the watchdog; the outputs here are far below a pipe's buffer.
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > WATCHDOG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {WATCHDOG:?}, killed: {command:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = started.elapsed();
+    let output = child.wait_with_output().expect("output");
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (run, took)
+}
+
+/// A FIFO at `path`, which nobody ever opens for writing.
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("a path");
+    // SAFETY: a valid NUL-terminated path; mkfifo touches nothing else.
+    assert_eq!(
+        unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}
+
+#[test]
+fn an_endpoint_with_a_password_in_it_is_refused_without_quoting_it() {
+    let endpoint = "http://alice:Url-Secret-7@127.0.0.1:2379";
+    let flag = run(clean_command(binary()).args(["--list", "--endpoints", endpoint]));
+    let line = flag.failure(&["--endpoints", "user info (user:password@)"]);
+    assert!(!line.contains("Url-Secret-7"), "{line}");
+    let env = run(clean_command(binary())
+        .arg("--list")
+        .env("ETCDCTL_ENDPOINTS", format!("http://127.0.0.1:1,{endpoint}")));
+    let line = env.failure(&["ETCDCTL_ENDPOINTS", "user info"]);
+    assert!(!line.contains("Url-Secret-7"), "{line}");
+}
+
+#[test]
+fn impossible_ports_are_a_settings_error() {
+    for endpoint in ["http://127.0.0.1:0", "127.0.0.1:99999", "https://[::1]:0"] {
+        run(clean_command(binary()).args(["--list", "--endpoints", endpoint]))
+            .failure(&["--endpoints", "is not a port number (1 to 65535)"]);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    for port in ["0", "99999"] {
+        let ini = dir.path().join("etcd.ini");
+        std::fs::write(&ini, format!("[etcd]\nhost = 127.0.0.1\nport = {port}\n")).expect("etcd.ini");
+        run(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", &ini))
+            .failure(&["([etcd] port)", "expected a port number, 1 to 65535"]);
+    }
+}
+
+#[test]
+fn a_password_file_or_etcd_ini_that_never_ends_or_never_opens_fails_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let fifo = fifo.to_str().expect("UTF-8 path");
+    for path in ["/dev/zero", fifo] {
+        let (run, took) =
+            run_watched(clean_command(binary()).args(["--list", "--user", "alice", "--password-file", path]));
+        run.failure(&[
+            &format!("cannot read the password file {path} (--password-file)"),
+            "not a regular file",
+        ]);
+        eprintln!("--password-file {path}: refused in {took:?}");
+        let (run, took) = run_watched(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", path));
+        run.failure(&[
+            &format!("cannot read etcd.ini at {path} (named by ETCD_INI_PATH)"),
+            "not a regular file",
+        ]);
+        eprintln!("ETCD_INI_PATH={path}: refused in {took:?}");
+    }
+    // A regular file that is too large: etcd.ini is read up to 1 MiB.
+    let big = dir.path().join("big.ini");
+    std::fs::write(&big, "#".repeat((1 << 20) + 1)).expect("big etcd.ini");
+    run(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", &big)).failure(&["larger than 1 MiB"]);
+}
+
+#[test]
+fn an_etcd_ini_with_a_key_twice_names_both_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ini = dir.path().join("etcd.ini");
+    std::fs::write(&ini, "[etcd]\nhost = 127.0.0.1\nport = 2379\n\nport = 2380\n").expect("etcd.ini");
+    run(clean_command(binary()).arg("--list").env("ETCD_INI_PATH", &ini)).failure(&[
+        &format!("etcd.ini at {}", ini.display()),
+        "key \"port\" in [etcd] is set twice, on lines 3 and 5",
+    ]);
+}
