@@ -6,11 +6,12 @@
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{CommandFactory as _, Parser};
 use etcd_inventory::Answer;
 use etcd_inventory::cli::Mode;
-use etcd_inventory::error::Error;
+use etcd_inventory::error::{self, Error};
 use etcd_inventory::graph;
 use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
@@ -261,6 +262,10 @@ fn run(cli: Cli) -> Result<Printed, String> {
         return write_component(output);
     }
     let settings = resolve_settings(&cli)?;
+    if let Some(credentials) = &settings.credentials {
+        // Every line printed from here on is checked for it, whatever an endpoint sends.
+        let _ = PASSWORD.set(credentials.password.clone());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -484,8 +489,21 @@ impl Call<'_> {
     }
 }
 
+/// The password, once settings named one: no line this process prints may show it.
+static PASSWORD: OnceLock<String> = OnceLock::new();
+
+/// A line as it may be printed: the password redacted (whatever an endpoint sent back)
+/// and control characters escaped, so that it stays one line and drives no terminal.
+fn printable_line(message: &str) -> String {
+    let redacted = match PASSWORD.get() {
+        Some(password) => error::redact(message, password),
+        None => message.into(),
+    };
+    error::printable(&redacted).into_owned()
+}
+
 fn warn(message: &str) {
-    eprintln!("etcd-inventory: warning: {message}");
+    eprintln!("etcd-inventory: warning: {}", printable_line(message));
 }
 
 fn warn_skipped(settings: &Settings, skipped: Option<&Skipped>) {
@@ -526,6 +544,6 @@ fn switch(given: bool) -> Option<String> {
 }
 
 fn fail(message: String) -> ExitCode {
-    eprintln!("etcd-inventory: {message}");
+    eprintln!("etcd-inventory: {}", printable_line(&message));
     ExitCode::FAILURE
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::http_stub::HttpStub;
 use crate::support::{Run, binary, clean_command, run};
 
 /// Far above what any of these runs needs, far below "blocked for good".
@@ -51,6 +52,44 @@ fn mkfifo(path: &Path) {
         "mkfifo {}",
         path.display()
     );
+}
+
+/// `--list --transport gateway` against `stub`, with `env`.
+fn through_gateway(stub: &HttpStub, env: &[(&str, &str)]) -> Run {
+    let mut command = clean_command(binary());
+    command.args(["--list", "--transport", "gateway", "--endpoints", &stub.endpoint]);
+    command.envs(env.iter().copied());
+    run(&mut command)
+}
+
+#[test]
+fn an_html_error_page_is_one_line() {
+    let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>\
+                </center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    let stub = HttpStub::start("502 Bad Gateway", page);
+    let line = through_gateway(&stub, &[]).failure(&["answered HTTP 502: <html> <head><title>502 Bad Gateway"]);
+    assert!(!line.contains('\r'), "{line:?}");
+}
+
+#[test]
+fn escape_sequences_from_an_endpoint_never_reach_the_terminal() {
+    let body = format!("\u{1b}[2J\u{1b}]0;owned\u{7}\u{1b}[31mred{}", "x".repeat(20_000));
+    let stub = HttpStub::start("500 Internal Server Error", &body);
+    let line = through_gateway(&stub, &[]).failure(&["answered HTTP 500: \\u{1b}[2J\\u{1b}]0;owned\\u{7}"]);
+    assert!(!line.chars().any(char::is_control), "{line:?}");
+    assert!(line.len() < 500, "cut to a bounded length: {} bytes", line.len());
+}
+
+#[test]
+fn an_endpoint_echoing_the_request_never_shows_the_password() {
+    let stub = HttpStub::echo("500 Internal Server Error");
+    let run = through_gateway(&stub, &[("ETCDCTL_USER", "alice:Echo-Secret-9")]);
+    let line = run.failure(&["answered HTTP 500: ", r#"{"name":"alice","password":"<redacted>"}"#]);
+    assert!(!line.contains("Echo-Secret-9"), "{line}");
+    // Also when the password needs JSON's escapes to travel.
+    let run = through_gateway(&stub, &[("ETCDCTL_USER", "alice:Quote\"And\\Back")]);
+    let line = run.failure(&["<redacted>"]);
+    assert!(!line.contains("Quote") && !line.contains("Back"), "{line}");
 }
 
 #[test]
