@@ -15,7 +15,7 @@ use etcd_inventory::error::{self, Error};
 use etcd_inventory::graph;
 use etcd_inventory::inventory::Skipped;
 use etcd_inventory::settings::{self, Flags, Settings};
-use etcd_inventory_host::cache::{Body, Cache, Entry};
+use etcd_inventory_host::cache::{Body, Cache, Entry, Trouble};
 use etcd_inventory_host::limits::LimitHit;
 use etcd_inventory_host::sandbox::COMPONENT;
 use etcd_inventory_host::write_side::{self, ImportRequest};
@@ -421,10 +421,20 @@ impl Call<'_> {
     fn list_cached(&self) -> Result<Output, String> {
         let options = &self.settings.cache;
         let cache = Cache::new(self.settings);
-        let entry = cache.load().unwrap_or_else(|warning| {
-            warn(&warning);
-            None
-        });
+        let entry = match cache.load() {
+            Ok(entry) => entry,
+            Err(Trouble::Unusable(warning)) => {
+                warn(&warning);
+                None
+            }
+            // Written by someone else, perhaps: read etcd, and write nothing there.
+            Err(Trouble::Unsafe(warning)) => {
+                warn(&warning);
+                let answer = self.answer(&Mode::List)?;
+                warn_skipped(self.settings, answer.skipped.as_ref());
+                return Ok(Output::Text(answer.json));
+            }
+        };
         if let Some(cached) = entry.as_ref().filter(|_| !options.refresh) {
             let unchanged = if cached.age_s() < options.max_age_s {
                 // The classic behaviour: young enough to serve without asking etcd.

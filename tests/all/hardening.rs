@@ -4,12 +4,15 @@
 //! etcd.ini keys, impossible ports. Each ends in one clean line (a warning, or the error),
 //! quickly, and never with a secret in it.
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::support::http_stub::HttpStub;
-use crate::support::{Run, binary, clean_command, run};
+use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, inventory, run};
 
 /// Far above what any of these runs needs, far below "blocked for good".
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -52,6 +55,132 @@ fn mkfifo(path: &Path) {
         "mkfifo {}",
         path.display()
     );
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// An inventory that runs a command on the controller if Ansible templates it.
+const FORGED: &str = r#"{"_meta":{"hostvars":{"web01":{"x":"{{ lookup('pipe', 'id') }}"}}},"all":{"children":["ungrouped"]},"ungrouped":{"hosts":["web01"]}}"#;
+
+/// An etcd with the sample, a private cache directory, and its one cache file written.
+struct Planted {
+    etcd: Etcd,
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    /// What --list prints without a cache.
+    fresh: String,
+}
+
+impl Planted {
+    fn new() -> Planted {
+        let etcd = Etcd::start();
+        etcd.load("/ansible", SAMPLE_KV);
+        let dir = tempfile::tempdir().expect("cache dir");
+        let fresh = inventory(&etcd, &["--list"]).stdout;
+        let mut planted = Planted {
+            etcd,
+            dir,
+            file: PathBuf::new(),
+            fresh,
+        };
+        assert_eq!(planted.list().0.stdout, planted.fresh);
+        let files: Vec<PathBuf> = planted.listing().into_iter().collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        planted.file = files[0].clone();
+        planted
+    }
+
+    fn list(&self) -> (Run, Duration) {
+        run_watched(
+            clean_command(binary())
+                .args(["--list", "--time-limit", "20s"])
+                .env("ETCDCTL_ENDPOINTS", &self.etcd.endpoint)
+                .env("ETCD_INVENTORY_CACHE", "true")
+                .env("ETCD_INVENTORY_CACHE_PATH", self.dir.path()),
+        )
+    }
+
+    fn listing(&self) -> std::collections::BTreeSet<PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .collect()
+    }
+
+    /// Replaces the cached body with [`FORGED`], its header kept but for the length and
+    /// checksum, which anyone can recompute: revision and key count still match etcd.
+    fn forge(&self) -> Vec<u8> {
+        let text = std::fs::read_to_string(&self.file).expect("cache file");
+        let (header, _) = text.split_once('\n').expect("a header line");
+        let mut header: Value = serde_json::from_str(header).expect("header JSON");
+        header["length"] = FORGED.len().into();
+        header["checksum"] = format!("{:08x}", crc32fast::hash(FORGED.as_bytes())).into();
+        let forged = format!("{header}\n{FORGED}").into_bytes();
+        std::fs::write(&self.file, &forged).expect("forge");
+        forged
+    }
+
+    /// One run against the forged file in an unsafe place: one warning naming the path and
+    /// `reason`, etcd's inventory on stdout, and nothing written in the directory.
+    fn assert_refused(&self, forged: &[u8], reason: &str) {
+        let before = self.listing();
+        let (run, took) = self.list();
+        assert_eq!(run.code, Some(0), "{run:#?}");
+        assert_eq!(run.stdout, self.fresh, "etcd's inventory, never the forged one");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one warning line: {run:#?}");
+        let path = self.file.display().to_string();
+        for needle in ["etcd-inventory: warning: not using the cache", path.as_str(), reason] {
+            assert!(lines[0].contains(needle), "{needle:?} in {run:#?}");
+        }
+        assert_eq!(self.listing(), before, "nothing written there");
+        if self.file.is_file() {
+            assert_eq!(std::fs::read(&self.file).expect("cache"), forged, "left alone");
+        }
+        eprintln!("refused ({reason}) in {took:?}");
+    }
+}
+
+#[test]
+fn a_forged_cache_is_served_only_where_nobody_else_could_have_written_it() {
+    // In a safe place the forgery passes every other check: it is what the user wrote.
+    let planted = Planted::new();
+    planted.forge();
+    assert_eq!(planted.list().0.stdout.trim_end(), FORGED);
+
+    let planted = Planted::new();
+    let forged = planted.forge();
+    std::fs::set_permissions(&planted.file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    planted.assert_refused(&forged, "is writable by group or others (mode 0666)");
+
+    let planted = Planted::new();
+    let forged = planted.forge();
+    std::fs::set_permissions(planted.dir.path(), std::fs::Permissions::from_mode(0o770)).expect("chmod");
+    planted.assert_refused(&forged, "is group-writable (mode 0770)");
+
+    if is_root() {
+        let planted = Planted::new();
+        let forged = planted.forge();
+        std::os::unix::fs::chown(&planted.file, Some(65534), Some(65534)).expect("chown nobody");
+        planted.assert_refused(&forged, "is owned by another user (uid 65534)");
+    } else {
+        eprintln!("not root: the file owned by another user is not tried (chown needs root)");
+    }
+}
+
+#[test]
+fn a_fifo_or_a_device_at_the_cache_path_is_refused_at_once() {
+    let planted = Planted::new();
+    std::fs::remove_file(&planted.file).expect("remove");
+    mkfifo(&planted.file);
+    planted.assert_refused(&[], "is not a regular file");
+
+    std::fs::remove_file(&planted.file).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", &planted.file).expect("symlink");
+    planted.assert_refused(&[], "is a symbolic link");
 }
 
 /// `--list --transport gateway` against `stub`, with `env`.
