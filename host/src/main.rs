@@ -265,6 +265,17 @@ fn run(cli: Cli) -> Result<Printed, String> {
     if let Some(credentials) = &settings.credentials {
         // Every line printed from here on is checked for it, whatever an endpoint sends.
         let _ = PASSWORD.set(credentials.password.clone());
+        if let Some(warning) = cli
+            .connection
+            .password_file
+            .as_deref()
+            .and_then(settings::password_file_warning)
+        {
+            warn(&warning);
+        }
+    }
+    if settings.credentials.is_some() || settings.tls.client_key.is_some() {
+        keep_out_of_core_dumps()?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -556,4 +567,21 @@ fn switch(given: bool) -> Option<String> {
 fn fail(message: String) -> ExitCode {
     eprintln!("etcd-inventory: {}", printable_line(&message));
     ExitCode::FAILURE
+}
+
+/// From here on the process holds a password or a private key: as ssh-agent and gpg-agent
+/// do, it is made non-dumpable, so a crash writes no core file with the secret in it (and
+/// other processes of the same user may not ptrace it or read its memory).
+fn keep_out_of_core_dumps() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_DUMPABLE takes one integer and touches no memory of ours.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+            return Err(format!(
+                "cannot keep the password and key out of core dumps (prctl PR_SET_DUMPABLE): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::http_stub::HttpStub;
+use crate::support::stall::StallingServer;
 use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, inventory, run};
 
 /// Far above what any of these runs needs, far below "blocked for good".
@@ -277,6 +278,40 @@ fn a_password_file_or_etcd_ini_that_never_ends_or_never_opens_fails_at_once() {
 }
 
 #[test]
+fn a_password_file_others_may_read_gets_one_warning() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    etcd.enable_auth("root-Secret-1");
+    etcd.add_reader("alice", "alice-Secret-2", "/ansible/");
+    let file = etcd.dir().join("alice.pw");
+    std::fs::write(&file, "alice-Secret-2\n").expect("password file");
+    let list = |mode: u32| {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let mut command = clean_command(binary());
+        command
+            .env("ETCDCTL_ENDPOINTS", &etcd.endpoint)
+            .args(["--list", "--user", "alice", "--password-file"])
+            .arg(&file);
+        run(&mut command)
+    };
+    let open = list(0o644);
+    assert_eq!(open.json()["web"]["hosts"], serde_json::json!(["web01", "web02"]));
+    assert_eq!(
+        open.stderr,
+        format!(
+            "etcd-inventory: warning: the password file {} (--password-file) is accessible to group or others \
+             (mode 0644): chmod 600 it\n",
+            file.display()
+        )
+    );
+    let private = list(0o600);
+    assert_eq!(
+        (private.stdout.as_str(), private.stderr.as_str()),
+        (open.stdout.as_str(), "")
+    );
+}
+
+#[test]
 fn an_etcd_ini_with_a_key_twice_names_both_lines() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ini = dir.path().join("etcd.ini");
@@ -285,4 +320,51 @@ fn an_etcd_ini_with_a_key_twice_names_both_lines() {
         &format!("etcd.ini at {}", ini.display()),
         "key \"port\" in [etcd] is set twice, on lines 3 and 5",
     ]);
+}
+
+/// The owner of a process's /proc files: the process's own user while it is dumpable, root
+/// once it is not (proc(5)), which is how a test can see `PR_SET_DUMPABLE` from outside.
+fn proc_owner(pid: u32) -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(format!("/proc/{pid}/status"))
+        .expect("/proc status")
+        .uid()
+}
+
+#[test]
+fn a_run_that_holds_a_password_cannot_dump_core() {
+    use std::os::unix::process::CommandExt as _;
+    let stalled = StallingServer::start();
+    // As root the run is made someone else's (nobody), or root would own its files anyway.
+    // SAFETY: geteuid has no preconditions.
+    let runs_as = if is_root() { 65534 } else { unsafe { libc::geteuid() } };
+    for (user, expected_owner) in [(None, runs_as), (Some("alice:Dump-Secret-4"), 0)] {
+        let mut command = clean_command(binary());
+        command
+            .args(["--list", "--transport", "gateway", "--endpoints", &stalled.endpoint])
+            .args(["--command-timeout", "60s", "--time-limit", "60s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if is_root() {
+            command.uid(runs_as).gid(runs_as);
+        }
+        if let Some(user) = user {
+            command.env("ETCDCTL_USER", user);
+        }
+        let connections = stalled.connections();
+        let mut child = command.spawn().expect("spawn");
+        // Once it has connected, settings are read and the process is what it will stay.
+        let started = Instant::now();
+        while stalled.connections() == connections && started.elapsed() < WATCHDOG {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let owner = proc_owner(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(stalled.connections() > connections, "it never connected");
+        assert_eq!(
+            owner, expected_owner,
+            "/proc owner with user {user:?}: non-dumpable means root"
+        );
+    }
 }
