@@ -18,6 +18,7 @@ use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Body, Cache, Entry, Trouble};
 use etcd_inventory_host::limits::LimitHit;
 use etcd_inventory_host::sandbox::COMPONENT;
+use etcd_inventory_host::sandbox::CheckReport;
 use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
@@ -137,7 +138,7 @@ struct CacheArgs {
 }
 
 /// The component's sandbox: what it may use.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 struct LimitArgs {
     /// Most memory the component may use, in MiB (at most 4096)
     /// [env: ETCD_INVENTORY_MEMORY_LIMIT] [default: 1024]
@@ -156,8 +157,9 @@ enum Command {
     #[command(long_about = IMPORT_HELP)]
     Import(ImportArgs),
     /// Report, one line each, what in the keyspace --list would refuse or skip, and what
-    /// Ansible would treat differently; exit 1 when --list would fail.
-    Check,
+    /// Ansible would treat differently; exit 1 when --list would fail. It runs in the
+    /// component's sandbox, within the same limits as --list.
+    Check(LimitArgs),
     /// Write the embedded WebAssembly component (the very one this binary runs), for
     /// `wasmtime run -S http`, jco or a program of your own.
     Component {
@@ -284,9 +286,9 @@ fn run(cli: Cli) -> Result<Printed, String> {
     match cli.command {
         Some(Command::Import(args)) => runtime.block_on(import(&settings, args)).map(Printed::ok),
         Some(Command::Component { .. }) => unreachable!("answered above, without settings"),
-        Some(Command::Check) => {
-            let report = runtime.block_on(write_side::check(&settings))?;
-            let mut text: String = report.findings.iter().map(|f| format!("{f}\n")).collect();
+        Some(Command::Check(_)) => {
+            let report = check(&runtime, &settings)?;
+            let mut text: String = report.findings.iter().map(|(_, f)| format!("{f}\n")).collect();
             text.push_str(&report.summary());
             Ok(Printed {
                 failed: report.has_fatal(),
@@ -306,6 +308,12 @@ fn run(cli: Cli) -> Result<Printed, String> {
 
 fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
     let (c, v, k, l) = (&cli.connection, &cli.values, &cli.cache, &cli.limits);
+    // `check` also takes the limits after its name, as it runs in the sandbox (import does
+    // not); given there, they win.
+    let given_to_check = match &cli.command {
+        Some(Command::Check(limits)) => limits,
+        _ => &LimitArgs::default(),
+    };
     let flags = Flags {
         endpoints: c.endpoints.clone(),
         prefix: c.prefix.clone(),
@@ -321,8 +329,8 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
         typed_values: switch(v.typed_values),
         nested_keys: switch(v.nested_keys),
         transport: c.transport.clone(),
-        memory_limit: l.memory_limit.clone(),
-        time_limit: l.time_limit.clone(),
+        memory_limit: given_to_check.memory_limit.clone().or_else(|| l.memory_limit.clone()),
+        time_limit: given_to_check.time_limit.clone().or_else(|| l.time_limit.clone()),
         cache: switch(k.cache),
         cache_path: k.cache_path.clone(),
         cache_max_age: k.cache_max_age.clone(),
@@ -342,6 +350,17 @@ fn write_component(path: &str) -> Result<Printed, String> {
     }
     std::fs::write(path, COMPONENT).map_err(|e| format!("cannot write the component to {path}: {e}"))?;
     Ok(Printed::ok(format!("wrote {path} ({} bytes)", COMPONENT.len())))
+}
+
+/// `check`: the component reads etcd and checks the keys in its sandbox, within the same
+/// memory and time limits as `--list` (the keys come from etcd, which is not ours to trust).
+fn check(runtime: &tokio::runtime::Runtime, settings: &Settings) -> Result<CheckReport, String> {
+    let egress = EgressPolicy::for_settings(settings)?;
+    let sandbox = Sandbox::new(&settings.limits).map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
+    runtime
+        .block_on(sandbox.check(settings, &egress))
+        .map_err(trapped)?
+        .map_err(|e| e.to_string())
 }
 
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
