@@ -59,19 +59,30 @@ impl fmt::Display for Error {
             Error::InvalidOptions(text) => f.write_str(text),
             Error::Unreachable(failures) => {
                 match failures.as_slice() {
-                    [one] => write!(f, "cannot reach etcd at {}: {}", one.endpoint, one.reason)?,
+                    [one] => write!(
+                        f,
+                        "cannot reach etcd at {}: {}",
+                        one.endpoint,
+                        endpoint_text(&one.reason)
+                    )?,
                     many => {
                         write!(f, "cannot reach etcd at any of {} endpoints: ", many.len())?;
                         for (i, one) in many.iter().enumerate() {
                             let sep = if i == 0 { "" } else { "; " };
-                            write!(f, "{sep}{}: {}", one.endpoint, one.reason)?;
+                            write!(f, "{sep}{}: {}", one.endpoint, endpoint_text(&one.reason))?;
                         }
                     }
                 }
                 f.write_str(" (check that etcd runs there, or set --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)")
             }
             Error::Gateway(g) => {
-                write!(f, "etcd at {} answered HTTP {}: {}", g.endpoint, g.status, g.message)?;
+                write!(
+                    f,
+                    "etcd at {} answered HTTP {}: {}",
+                    g.endpoint,
+                    g.status,
+                    endpoint_text(&g.message)
+                )?;
                 match (g.status, g.code) {
                     (_, Some(7)) | (403, _) => f.write_str(" (the user may not read this prefix)"),
                     (_, Some(16)) | (401, _) => f.write_str(" (this etcd requires authentication)"),
@@ -103,7 +114,8 @@ impl fmt::Display for Error {
             Error::MalformedResponse(m) => write!(
                 f,
                 "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",
-                m.endpoint, m.reason
+                m.endpoint,
+                endpoint_text(&m.reason)
             ),
             Error::Layout(LayoutError::ChildrenCycle(groups)) => {
                 let path: Vec<Cow<str>> = groups.iter().map(|g| printable(g)).collect();
@@ -162,6 +174,85 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped.collect())
 }
 
+/// The most characters of an endpoint's own text (an error body, a reason) in a message.
+pub const MAX_ENDPOINT_TEXT: usize = 200;
+
+/// Text that came from an endpoint (an error body, a proxy's HTML page), as it goes on the
+/// one error line: runs of white space (line breaks included) become one space, other
+/// control characters are escaped as [`printable`] does, and it is cut to
+/// [`MAX_ENDPOINT_TEXT`] characters. Whatever the endpoint sends, the line stays one short
+/// line and nothing reaches the terminal (or Ansible's log) as a control sequence.
+pub fn endpoint_text(text: &str) -> String {
+    let mut out = String::new();
+    let mut words = text.split(char::is_whitespace).filter(|w| !w.is_empty()).peekable();
+    let mut kept = 0;
+    while let Some(word) = words.next() {
+        for c in word.chars() {
+            if kept == MAX_ENDPOINT_TEXT {
+                out.push_str("...");
+                return out;
+            }
+            match c.is_control() {
+                true => out.extend(c.escape_default()),
+                false => out.push(c),
+            }
+            kept += 1;
+        }
+        if words.peek().is_some() {
+            out.push(' ');
+            kept += 1;
+        }
+    }
+    out
+}
+
+/// Shown in place of a password found in a message.
+pub const REDACTED: &str = "<redacted>";
+
+/// `text` with every occurrence of `secret` replaced by [`REDACTED`]: as it is, and as
+/// JSON writes it inside a string (an endpoint that echoes the authenticate request sends
+/// it back that way). For text that may carry a password whatever its source says, such
+/// as an endpoint's answer; an empty secret changes nothing.
+pub fn redact<'a>(text: &'a str, secret: &str) -> Cow<'a, str> {
+    if secret.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let json = serde_json::to_string(secret).expect("a string serialises");
+    let json = &json[1..json.len() - 1];
+    let mut text = Cow::Borrowed(text);
+    for form in [secret, json] {
+        if text.contains(form) {
+            text = Cow::Owned(text.replace(form, REDACTED));
+        }
+    }
+    text
+}
+
+/// [`redact`] for bytes (an answer's body, before anything reads it as text).
+pub fn redact_bytes(bytes: &mut Vec<u8>, secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let json = serde_json::to_string(secret).expect("a string serialises");
+    for form in [secret.as_bytes(), &json.as_bytes()[1..json.len() - 1]] {
+        if form.is_empty() || !bytes.windows(form.len()).any(|w| w == form) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes.as_slice();
+        while !rest.is_empty() {
+            if rest.starts_with(form) {
+                out.extend_from_slice(REDACTED.as_bytes());
+                rest = &rest[form.len()..];
+            } else {
+                out.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        *bytes = out;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +283,42 @@ mod tests {
         assert!(!e.to_string().contains('\n'), "{e}");
         let e = Error::from(LayoutError::AllAsChild { parent: "p\r\n".into() });
         assert!(!e.to_string().contains(['\r', '\n']), "{e}");
+    }
+
+    #[test]
+    fn endpoint_text_is_one_short_escaped_line() {
+        let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            endpoint_text(page),
+            "<html> <head><title>502 Bad Gateway</title></head> <body> </body> </html>"
+        );
+        assert_eq!(
+            endpoint_text("\u{1b}[2J\u{1b}]0;x\u{7}boom"),
+            "\\u{1b}[2J\\u{1b}]0;x\\u{7}boom"
+        );
+        let long = endpoint_text(&"x".repeat(10_000));
+        assert_eq!(long, format!("{}...", "x".repeat(MAX_ENDPOINT_TEXT)));
+        let e = Error::Gateway(GatewayFailure {
+            endpoint: "http://a:1".into(),
+            status: 502,
+            code: None,
+            message: format!("{page}\u{1b}[31m{}", "y".repeat(5000)),
+        });
+        let line = e.to_string();
+        assert!(!line.contains(['\n', '\r', '\u{1b}']) && line.len() < 400, "{line}");
+    }
+
+    #[test]
+    fn a_secret_is_redacted_as_it_is_and_as_json_writes_it() {
+        assert_eq!(
+            redact(r#"{"name":"alice","password":"pa\"ss"} pa"ss"#, "pa\"ss"),
+            r#"{"name":"alice","password":"<redacted>"} <redacted>"#
+        );
+        assert_eq!(redact("nothing here", "hunter2"), "nothing here");
+        assert_eq!(redact("kept", ""), "kept");
+        let mut body = br#"echo {"password":"hunter2"} hunter2!"#.to_vec();
+        redact_bytes(&mut body, "hunter2");
+        assert_eq!(body, br#"echo {"password":"<redacted>"} <redacted>!"#);
     }
 
     #[test]

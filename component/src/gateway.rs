@@ -392,7 +392,8 @@ impl<'a> Reader<'a> {
             for step in 0..self.endpoints.len() {
                 let index = (self.current + step) % self.endpoints.len();
                 let endpoint = &self.endpoints[index];
-                let reason = match self.transport.post_json(endpoint, path, body, self.token.as_deref()) {
+                let answer = self.transport.post_json(endpoint, path, body, self.token.as_deref());
+                let reason = match answer.map(|answer| self.redacted(answer)) {
                     Ok(answer) => match unavailable(&answer) {
                         None => {
                             self.current = index;
@@ -416,6 +417,18 @@ impl<'a> Reader<'a> {
             }
         }
         Err(Error::Unreachable(failures))
+    }
+}
+
+impl Reader<'_> {
+    /// An error answer with the password taken out, before anything reads it: an endpoint
+    /// that echoes the authenticate request (a debugging proxy) would otherwise put the
+    /// password into the error line. Successful answers are parsed, never quoted.
+    fn redacted(&self, mut answer: HttpResponse) -> HttpResponse {
+        if let Some(credentials) = self.credentials.filter(|_| answer.status != 200) {
+            crate::error::redact_bytes(&mut answer.body, &credentials.password);
+        }
+        answer
     }
 }
 
@@ -923,6 +936,25 @@ mod tests {
             }
         );
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn an_endpoint_echoing_the_request_never_puts_the_password_in_the_error() {
+        let mut t = Scripted::new(vec![]);
+        let echo = br#"POST /v3/auth/authenticate {"name":"alice","password":"hunter2"}"#;
+        t.answers.push_back((
+            "e1".into(),
+            Ok(HttpResponse {
+                status: 502,
+                body: echo.to_vec(),
+            }),
+        ));
+        let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("\"password\":\"<redacted>\"") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 
     #[test]

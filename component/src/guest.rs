@@ -47,6 +47,21 @@ impl wit::Guest for Component {
         Ok(answer.into())
     }
 
+    fn check_inventory(options: wit::Options) -> Result<wit::CheckReport, wit::Error> {
+        let settings = from_options(options)?;
+        let checked = crate::check_inventory(&mut WasiHttp::new(&settings), &settings)?;
+        Ok(wit::CheckReport {
+            findings: (checked.findings.iter())
+                .map(|finding| wit::Finding {
+                    error: finding.is_error(),
+                    text: finding.to_string(),
+                })
+                .collect(),
+            revision: checked.revision,
+            key_count: checked.key_count,
+        })
+    }
+
     fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<Option<i64>, wit::Error> {
         let settings = from_options(options)?;
         Ok(crate::inventory_unchanged(

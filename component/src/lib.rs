@@ -112,6 +112,35 @@ pub fn inventory_unchanged(
     )
 }
 
+/// What `check` found in the keys under the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Fatal findings first (see [`check::check`]).
+    pub findings: Vec<check::Finding>,
+    /// The etcd revision the keys were read at.
+    pub revision: i64,
+    /// How many keys were read.
+    pub key_count: u64,
+}
+
+/// `check`: reads the prefix in one snapshot, as `--list` does, and reports every finding
+/// rather than failing on the first. Run in the sandbox, like `--list`, and so within the
+/// same memory and time limits.
+pub fn check_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Checked, Error> {
+    let snapshot = gateway::read_range(
+        transport,
+        &settings.endpoints,
+        &settings.prefix.range(),
+        settings.page_size,
+        settings.credentials.as_ref(),
+    )?;
+    Ok(Checked {
+        findings: check::check(&settings.prefix, &snapshot.kvs, &settings.values),
+        revision: snapshot.revision,
+        key_count: snapshot.kvs.len() as u64,
+    })
+}
+
 /// `--graph GROUP`: the tree under a group, as `ansible-inventory --graph` draws it.
 pub fn graph_inventory(transport: &mut dyn Transport, settings: &Settings, root: &str) -> Result<Answer, Error> {
     let mut answer = list_inventory(transport, settings)?;

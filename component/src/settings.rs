@@ -79,6 +79,10 @@ pub const ENV_VARS: [&str; 22] = [
 ];
 /// Where the classic script kept its cache.
 pub const DEFAULT_CACHE_PATH: &str = "~/.ansible/tmp";
+/// The most of a password file read: its first line must end within it.
+pub const MAX_PASSWORD_FILE_BYTES: u64 = 4 << 10;
+/// The largest etcd.ini read (the classic one is a few hundred bytes).
+pub const MAX_INI_BYTES: u64 = 1 << 20;
 
 /// Values given as command-line flags, unparsed, so that every source is validated alike.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -257,7 +261,7 @@ impl Settings {
             .map(|e| {
                 Endpoint::parse(e)
                     .map(|p| p.url())
-                    .map_err(|why| Error::InvalidOptions(format!("options.endpoints: {e:?}: {why}")))
+                    .map_err(|why| Error::InvalidOptions(format!("options.endpoints: {}: {why}", quoted_endpoints(e))))
             })
             .collect::<Result<_, _>>()?;
         Ok(Settings {
@@ -372,7 +376,13 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
             },
         },
     };
-    let endpoints = parse_endpoint_list(&endpoints.value).map_err(|e| invalid(&endpoints, &e))?;
+    let endpoints = parse_endpoint_list(&endpoints.value).map_err(|e| {
+        Error::InvalidOptions(format!(
+            "invalid value {} from {}: {e}",
+            quoted_endpoints(&endpoints.value),
+            endpoints.source
+        ))
+    })?;
 
     let prefix = sources
         .get((&flags.prefix, "--prefix"), Some(ENV_PREFIX), Some("prefix"))
@@ -562,11 +572,57 @@ fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, 
     Ok(Some(Credentials { user: name, password }))
 }
 
-/// The first line of a password file, without its line ending.
+/// The first line of a password file, without its line ending. Only its first
+/// [`MAX_PASSWORD_FILE_BYTES`] are read, and only from a regular file (see [`read_file`]).
 fn read_password_file(path: &str) -> Result<String, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::InvalidOptions(format!("cannot read the password file {path} (--password-file): {e}")))?;
-    Ok(text.lines().next().unwrap_or_default().to_string())
+    let refused =
+        |why: String| Error::InvalidOptions(format!("cannot read the password file {path} (--password-file): {why}"));
+    let bytes = read_file(Path::new(path), MAX_PASSWORD_FILE_BYTES).map_err(|e| refused(e.to_string()))?;
+    let line = match bytes.iter().position(|&b| b == b'\n') {
+        Some(end) => &bytes[..end],
+        None if bytes.len() as u64 == MAX_PASSWORD_FILE_BYTES => {
+            return Err(refused(format!(
+                "its first line is longer than {} KiB",
+                MAX_PASSWORD_FILE_BYTES >> 10
+            )));
+        }
+        None => &bytes[..],
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8(line.to_vec()).map_err(|_| refused("its first line is not UTF-8 text".to_string()))
+}
+
+/// Reads at most `max` bytes of the file at `path`, which must be a regular file: a FIFO
+/// would block (before any time limit applies), a device such as /dev/zero never ends, and
+/// neither is a settings file. The type is looked at before the file is opened (opening a
+/// FIFO blocks too), and again on the open file.
+pub fn read_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let not_regular = || std::io::Error::other("not a regular file (a FIFO, device or directory is refused)");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A warning when a password file is open to group or others, as ssh refuses a private
+/// key that is (`chmod 600` it).
+#[cfg(unix)]
+pub fn password_file_warning(path: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the password file {path} (--password-file) is accessible to group or others (mode {mode:04o}): \
+             chmod 600 it"
+        )
+    })
 }
 
 /// A boolean as Python's configparser reads one (`getboolean`), for every source alike.
@@ -611,12 +667,16 @@ impl Endpoint {
         if authority.is_empty() {
             return Err("no host".to_string());
         }
+        if raw.contains('@') {
+            return Err(USER_INFO_REFUSED.to_string());
+        }
         if let Some(bad) = authority
             .chars()
-            .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '@'))
+            .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#'))
         {
             return Err(format!("unexpected {bad:?}: give scheme://host:port only"));
         }
+        check_port(authority)?;
         Ok(Endpoint {
             scheme,
             authority: authority.to_string(),
@@ -629,15 +689,50 @@ impl Endpoint {
     }
 }
 
+/// The port of `host:port` or `[v6]:port`, when there is one, is a port number: 1 to
+/// 65535 (0 and 99999 are a mistake in the setting, not a connection to refuse).
+fn check_port(authority: &str) -> Result<(), String> {
+    let port = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, "")) => None,
+            Some((_, rest)) => Some(rest.strip_prefix(':').ok_or("unexpected text after the IPv6 address")?),
+            None => return Err("an IPv6 address without its closing ]".to_string()),
+        },
+        None => authority.rsplit_once(':').map(|(_, port)| port),
+    };
+    match port.map(|p| (p, p.parse::<u16>())) {
+        None | Some((_, Ok(1..))) => Ok(()),
+        Some((port, _)) => Err(format!("port {port:?} is not a port number (1 to 65535)")),
+    }
+}
+
+/// Why an endpoint with user info is refused; the endpoint is not quoted, as what precedes
+/// its @ may be a password.
+const USER_INFO_REFUSED: &str = "an endpoint has user info (user:password@), which is not taken there: give the \
+                                 user with --user, ETCDCTL_USER or username in etcd.ini, and its password apart";
+
+/// Endpoint text for a message: not quoted when it holds user info, which may be a
+/// password (`http://user:password@host`).
+fn quoted_endpoints(raw: &str) -> String {
+    match raw.contains('@') {
+        true => "(not shown: it holds user info)".to_string(),
+        false => format!("{raw:?}"),
+    }
+}
+
 /// A comma-separated list of endpoints, as etcdctl takes them, normalised to URLs.
 fn parse_endpoint_list(raw: &str) -> Result<Vec<String>, String> {
+    // Before the split: a password may hold a comma too.
+    if raw.contains('@') {
+        return Err(USER_INFO_REFUSED.to_string());
+    }
     let endpoints: Vec<String> = raw
         .split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             Endpoint::parse(s)
                 .map(|e| e.url())
-                .map_err(|e| format!("endpoint {:?}: {e}", s.trim()))
+                .map_err(|e| format!("endpoint {}: {e}", quoted_endpoints(s.trim())))
         })
         .collect::<Result<_, _>>()?;
     if endpoints.is_empty() {
@@ -684,17 +779,30 @@ pub fn load_ini(env: &dyn Fn(&str) -> Option<String>, executable: Option<&Path>)
     let Some((path, explicit)) = ini_location(env, executable) else {
         return Ok(None);
     };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(IniFile {
-            path: path.display().to_string(),
-            text,
-        })),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(None),
-        Err(e) => Err(Error::InvalidOptions(format!(
-            "cannot read etcd.ini at {} (named by {ENV_INI_PATH}): {e}",
+    let named_by = match explicit {
+        true => format!("named by {ENV_INI_PATH}"),
+        false => "beside the executable".to_string(),
+    };
+    let refused = |why: String| {
+        Error::InvalidOptions(format!(
+            "cannot read etcd.ini at {} ({named_by}): {why}",
             path.display()
-        ))),
+        ))
+    };
+    // One byte more than allowed tells a file at the limit from a longer one.
+    let bytes = match read_file(&path, MAX_INI_BYTES + 1) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
+        Err(e) => return Err(refused(e.to_string())),
+    };
+    if bytes.len() as u64 > MAX_INI_BYTES {
+        return Err(refused(format!("larger than {} MiB", MAX_INI_BYTES >> 20)));
     }
+    let text = String::from_utf8(bytes).map_err(|_| refused("not UTF-8 text".to_string()))?;
+    Ok(Some(IniFile {
+        path: path.display().to_string(),
+        text,
+    }))
 }
 
 /// The `[etcd]` section of an etcd.ini, read as Python's configparser reads it (keys are
@@ -708,6 +816,12 @@ struct ClassicIni {
 
 impl ClassicIni {
     fn parse(file: &IniFile) -> Result<ClassicIni, Error> {
+        if let Some(duplicate) = find_duplicate(&file.text) {
+            return Err(Error::InvalidOptions(format!(
+                "etcd.ini at {}: {duplicate} (Python's configparser refuses such a file too: keep one)",
+                file.path
+            )));
+        }
         let mut ini = configparser::ini::Ini::new();
         let sections = ini
             .read(file.text.clone())
@@ -762,11 +876,10 @@ impl ClassicIni {
         };
         let port = match port {
             None => 2379,
-            Some(p) => p
-                .value
-                .trim()
-                .parse::<u16>()
-                .map_err(|_| invalid(&p, "expected a port number"))?,
+            Some(p) => match p.value.trim().parse::<u16>() {
+                Ok(port @ 1..) => port,
+                _ => return Err(invalid(&p, "expected a port number, 1 to 65535")),
+            },
         };
         let host = host.map_or_else(|| "127.0.0.1".to_string(), |h| h.value.trim().to_string());
         let scheme = if secure { "https" } else { "http" };
@@ -776,6 +889,49 @@ impl ClassicIni {
             from_ini: true,
         }))
     }
+}
+
+/// The first section or key given twice in an ini text, with both line numbers. Python's
+/// configparser (strict, as the classic script ran it) refuses such a file; the crate we
+/// parse with would keep the last value silently. Names compare as the parser reads them,
+/// ignoring case; keys before any section belong to its `default` section. An indented
+/// line after a key continues that key's value, as in Python, and is no key of its own.
+fn find_duplicate(text: &str) -> Option<String> {
+    use std::collections::HashMap;
+    let mut sections: HashMap<String, usize> = HashMap::new();
+    let mut keys: HashMap<(String, String), usize> = HashMap::new();
+    let mut section = "default".to_string();
+    let mut after_key = false;
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        if after_key && line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.trim().to_lowercase();
+            after_key = false;
+            if let Some(first) = sections.insert(section.clone(), number) {
+                return Some(format!(
+                    "section [{}] appears twice, on lines {first} and {number}",
+                    crate::error::printable(name.trim())
+                ));
+            }
+            continue;
+        }
+        let key = trimmed.split(['=', ':']).next().unwrap_or_default().trim();
+        after_key = true;
+        if let Some(first) = keys.insert((section.clone(), key.to_lowercase()), number) {
+            return Some(format!(
+                "key {key:?} in [{}] is set twice, on lines {first} and {number}",
+                crate::error::printable(&section)
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -1103,6 +1259,118 @@ mod tests {
             assert!(err.contains(needle), "{err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn ports_outside_1_to_65535_are_a_settings_error() {
+        for raw in [
+            "http://127.0.0.1:0",
+            "127.0.0.1:99999",
+            "http://[::1]:0",
+            "http://a:",
+            "http://a:x1",
+        ] {
+            let flags = Flags {
+                endpoints: Some(raw.into()),
+                ..Flags::default()
+            };
+            let err = resolve(&flags, &env_of(&[]), None).unwrap_err().to_string();
+            assert!(
+                err.contains("--endpoints") && err.contains("not a port number"),
+                "{raw}: {err}"
+            );
+        }
+        for raw in ["http://127.0.0.1:1", "https://[::1]:65535", "http://etcd.example"] {
+            assert!(Endpoint::parse(raw).is_ok(), "{raw}");
+        }
+        for port in ["0", "99999"] {
+            let file = ini(&format!("[etcd]\nhost = 127.0.0.1\nport = {port}\n"));
+            let err = resolve(&Flags::default(), &env_of(&[]), Some(&file))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("[etcd] port") && err.contains("1 to 65535"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_with_user_info_is_refused_without_quoting_it() {
+        let env = env_of(&[(ENV_ENDPOINTS, "http://127.0.0.1:1,http://alice:s3cr,et@127.0.0.1:2379")]);
+        let err = resolve(&Flags::default(), &env, None).unwrap_err().to_string();
+        assert!(err.contains(ENV_ENDPOINTS) && err.contains("user info"), "{err}");
+        assert!(!err.contains("s3cr") && !err.contains("et@"), "{err}");
+        let checked = Settings::checked(
+            &["http://bob:hunter2@a:1".to_string()],
+            "/a",
+            1,
+            1,
+            1,
+            ValueRules::default(),
+            None,
+        );
+        let err = checked.unwrap_err().to_string();
+        assert!(err.contains("user info") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_section_or_key_given_twice_names_both_lines() {
+        let err = |text: &str| {
+            resolve(&Flags::default(), &env_of(&[]), Some(&ini(text)))
+                .unwrap_err()
+                .to_string()
+        };
+        let twice = err("[etcd]\nhost = a\n# note\nport = 1\nHOST: b\n");
+        assert!(
+            twice.contains("/etc/etcd.ini") && twice.contains("key \"HOST\" in [etcd] is set twice, on lines 2 and 5"),
+            "{twice}"
+        );
+        let section = err("[etcd]\nhost = a\n[cache]\nenabled = false\n[Etcd]\nport = 1\n");
+        assert!(
+            section.contains("section [Etcd] appears twice, on lines 1 and 5"),
+            "{section}"
+        );
+        // The same key in two sections, and a value's continuation line, are no duplicates.
+        let file = ini("[etcd]\nprefix = /a\n  prefix = more\n[cache]\nprefix = x\n");
+        assert!(resolve(&Flags::default(), &env_of(&[]), Some(&file)).is_ok());
+    }
+
+    #[test]
+    fn settings_files_are_read_with_a_bound_and_only_when_regular() {
+        let dir = std::env::temp_dir().join(format!("etcd-inventory-bounds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let password = |text: &[u8]| {
+            let path = dir.join("pw");
+            std::fs::write(&path, text).unwrap();
+            let flags = Flags {
+                user: Some("dave".into()),
+                password_file: Some(path.display().to_string()),
+                ..Flags::default()
+            };
+            resolve(&flags, &env_of(&[]), None).map(|s| s.credentials.unwrap().password)
+        };
+        let mut long_file = b"first\r\n".to_vec();
+        long_file.resize(8 << 20, b'x');
+        assert_eq!(password(&long_file).unwrap(), "first", "only the first line is read");
+        let err = password(&[b'x'; 5000]).unwrap_err().to_string();
+        assert!(
+            err.contains("--password-file") && err.contains("longer than 4 KiB"),
+            "{err}"
+        );
+        let flags = Flags {
+            user: Some("dave".into()),
+            password_file: Some(dir.display().to_string()),
+            ..Flags::default()
+        };
+        let err = resolve(&flags, &env_of(&[]), None).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+
+        let big = dir.join("big.ini");
+        let mut text = b"[etcd]\n".to_vec();
+        text.resize((1 << 20) + 1, b'#');
+        std::fs::write(&big, text).unwrap();
+        let vars = [(ENV_INI_PATH, big.to_str().unwrap())];
+        let err = load_ini(&env_of(&vars), None).unwrap_err().to_string();
+        assert!(err.contains(ENV_INI_PATH) && err.contains("larger than 1 MiB"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

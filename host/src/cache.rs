@@ -1,7 +1,14 @@
 //! The `--list` cache. The host keeps the file; the component says whether it is still
 //! exact (`inventory-unchanged`). The host, not the component, because the file holds every
-//! variable, secrets included: it must be created 0600, in a directory that is not
-//! world-writable, and `wasi:filesystem` can neither set nor read file modes.
+//! variable, secrets included: it must be created 0600, and `wasi:filesystem` can neither
+//! set nor read file modes.
+//!
+//! A cache is printed to Ansible as it is, so whoever can write it can run commands on the
+//! controller (a forged body need not mark its values unsafe, and its checksum is no
+//! secret). So a cache is used, read or written, only where nobody but the user could have
+//! written it, as ssh's StrictModes judges a key: the file a regular file of the effective
+//! user with no group or other write bit; its directory the user's (or root's), writable by
+//! neither group nor others. Anything else is a warning, and etcd is read instead.
 //!
 //! A file is one header line (JSON) and the inventory as printed. The header names what
 //! the inventory was read from, so two inventories never share a file even if their names
@@ -12,7 +19,7 @@
 
 use std::fs;
 use std::io::{BufRead as _, Read as _, Seek as _, Write};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,6 +37,25 @@ use serde::{Deserialize, Serialize};
 const FORMAT: u32 = 3;
 /// A header longer than this is not one of ours.
 const MAX_HEADER_BYTES: u64 = 64 << 10;
+/// A stamp longer than this is not one of ours.
+const MAX_STAMP_BYTES: u64 = 4 << 10;
+
+/// Why a cache was not used: it is in a place others could have written (then nothing is
+/// written there either), or it cannot be used (damaged, another inventory's: then it is
+/// rewritten). Either way the text is the warning's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trouble {
+    Unsafe(String),
+    Unusable(String),
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::Unsafe(text) | Trouble::Unusable(text) => f.write_str(text),
+        }
+    }
+}
 
 /// One cache file, for one set of settings.
 #[derive(Debug)]
@@ -167,16 +193,23 @@ impl Cache {
     }
 
     /// The cached entry: `Ok(None)` when there is none, `Err` (a warning) when the file is
-    /// there but unusable: truncated, damaged, another inventory's, or in an unsafe place.
-    pub fn load(&self) -> Result<Option<Entry>, String> {
-        let unreadable = |e: std::io::Error| format!("cannot read the cache {}: {e}", self.path.display());
-        let file = match fs::File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(unreadable(e)),
+    /// there but unusable (truncated, damaged, another inventory's) or in an unsafe place.
+    pub fn load(&self) -> Result<Option<Entry>, Trouble> {
+        let unreadable =
+            |e: std::io::Error| Trouble::Unusable(format!("cannot read the cache {}: {e}", self.path.display()));
+        match self.check_directory() {
+            Err(Trouble::Unusable(_)) => return Ok(None),
+            other => other?,
+        }
+        let Some(file) = open_private(&self.path).map_err(|why| self.refused(&why))? else {
+            return Ok(None);
         };
-        self.check_directory()?;
-        let corrupt = |why: &str| format!("ignoring the cache {}: {why}; reading etcd", self.path.display());
+        let corrupt = |why: &str| {
+            Trouble::Unusable(format!(
+                "ignoring the cache {}: {why}; reading etcd",
+                self.path.display()
+            ))
+        };
         let size = file.metadata().map_err(unreadable)?.len();
         let mut reader = std::io::BufReader::new(&file);
         let mut line = Vec::new();
@@ -207,8 +240,7 @@ impl Cache {
         }
         // A stamp for another body (older, or damaged) is ignored: the header's revision
         // is always a correct one.
-        let stamped = fs::read(self.stamp_path())
-            .ok()
+        let stamped = read_stamp(&self.stamp_path())
             .and_then(|bytes| serde_json::from_slice::<Stamp>(&bytes).ok())
             .filter(|stamp| stamp.checksum == header.checksum)
             .map_or(header.revision, |stamp| stamp.revision.max(header.revision));
@@ -240,7 +272,11 @@ impl Cache {
         self.path.with_extension("stamp")
     }
 
-    /// Writes the answer atomically (see [`write_atomically`]).
+    /// Writes the answer atomically (see [`write_atomically`]), in a directory it creates
+    /// 0700 if needed, and only in a safe one (the caller writes nothing where [`load`]
+    /// found the place unsafe).
+    ///
+    /// [`load`]: Cache::load
     pub fn store(&self, answer: &Answer) -> Result<(), String> {
         let dir = self.path.parent().expect("a cache file has a directory");
         fs::DirBuilder::new()
@@ -248,7 +284,7 @@ impl Cache {
             .mode(0o700)
             .create(dir)
             .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
-        self.check_directory()?;
+        self.check_directory().map_err(|trouble| trouble.to_string())?;
         let header = Header {
             format: FORMAT,
             identity: self.identity.clone(),
@@ -268,21 +304,73 @@ impl Cache {
         Ok(())
     }
 
-    /// Anyone could plant an inventory in a world-writable directory: refuse one.
-    fn check_directory(&self) -> Result<(), String> {
+    /// The directory must be the user's or root's, and writable by neither group nor
+    /// others: anyone who may write in it may put a file of their own at the cache path.
+    /// `Unusable` when it cannot be looked at (it does not exist yet).
+    fn check_directory(&self) -> Result<(), Trouble> {
         let dir = self.path.parent().expect("a cache file has a directory");
-        let mode = fs::metadata(dir)
-            .map_err(|e| format!("cannot inspect the cache directory {}: {e}", dir.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o002 != 0 {
-            return Err(format!(
-                "not using the cache: its directory {} is world-writable (choose another [cache] path)",
-                dir.display()
-            ));
-        }
-        Ok(())
+        let meta = fs::metadata(dir)
+            .map_err(|e| Trouble::Unusable(format!("cannot inspect the cache directory {}: {e}", dir.display())))?;
+        let why = match (meta.uid(), meta.mode()) {
+            (uid, _) if uid != effective_uid() && uid != 0 => format!("owned by another user (uid {uid})"),
+            (_, mode) if mode & 0o002 != 0 => format!("world-writable (mode {:04o})", mode & 0o7777),
+            (_, mode) if mode & 0o020 != 0 => format!("group-writable (mode {:04o})", mode & 0o7777),
+            _ => return Ok(()),
+        };
+        Err(Trouble::Unsafe(format!(
+            "not using the cache {}: its directory {} is {why}, so others could have written it; reading etcd \
+             (make the directory yours and chmod go-w it, or choose another cache path)",
+            self.path.display(),
+            dir.display()
+        )))
     }
+
+    fn refused(&self, why: &str) -> Trouble {
+        Trouble::Unsafe(format!(
+            "not using the cache {}: it {why}, so others could have written it; reading etcd (remove it, or \
+             choose another cache path)",
+            self.path.display()
+        ))
+    }
+}
+
+/// Opens a cache or stamp file for reading, if there is one, and only if nobody but the
+/// user could have written it: `Err` says why not. Never blocks, never follows a link: a
+/// FIFO or a device there is refused by its type, not read.
+fn open_private(path: &Path) -> Result<Option<fs::File>, String> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err("is a symbolic link".to_string()),
+        Err(e) => return Err(format!("cannot be opened ({e})")),
+    };
+    let meta = file.metadata().map_err(|e| format!("cannot be inspected ({e})"))?;
+    match (meta.file_type().is_file(), meta.uid(), meta.mode()) {
+        (false, _, _) => Err("is not a regular file (a FIFO, device or directory)".to_string()),
+        (_, uid, _) if uid != effective_uid() => Err(format!("is owned by another user (uid {uid})")),
+        (_, _, mode) if mode & 0o022 != 0 => {
+            Err(format!("is writable by group or others (mode {:04o})", mode & 0o7777))
+        }
+        _ => Ok(Some(file)),
+    }
+}
+
+/// A stamp's bytes, when it is as safe as the cache and no longer than a stamp: anything
+/// else is ignored (the header's revision is always a correct one).
+fn read_stamp(path: &Path) -> Option<Vec<u8>> {
+    let file = open_private(path).ok()??;
+    let mut bytes = Vec::new();
+    file.take(MAX_STAMP_BYTES).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Writes `parts` to a new 0600 file beside `path`, then renames it over `path`: a reader
@@ -328,6 +416,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use etcd_inventory::settings::{Flags, resolve};
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn cache_in(dir: &Path, prefix: &str) -> Cache {
         cache_for(dir, prefix, None)
@@ -426,10 +515,27 @@ mod tests {
     }
 
     #[test]
-    fn a_world_writable_directory_is_refused() {
+    fn a_directory_or_file_others_could_write_is_refused() {
+        for (mode, why) in [(0o777, "world-writable"), (0o770, "group-writable")] {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = cache_in(dir.path(), "/a");
+            cache.store(&answer("{}")).unwrap();
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
+            assert!(cache.store(&answer("{}")).unwrap_err().contains(why), "{mode:o}");
+            let refused = cache.load().unwrap_err();
+            assert!(
+                matches!(&refused, Trouble::Unsafe(text) if text.contains(why)),
+                "{refused:?}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let cache = cache_in(dir.path(), "/a");
-        assert!(cache.store(&answer("{}")).unwrap_err().contains("world-writable"));
+        cache.store(&answer("{}")).unwrap();
+        fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o666)).unwrap();
+        let refused = cache.load().unwrap_err();
+        assert!(
+            matches!(&refused, Trouble::Unsafe(text) if text.contains("writable by group or others (mode 0666)")),
+            "{refused:?}"
+        );
     }
 }

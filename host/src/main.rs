@@ -6,17 +6,19 @@
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{CommandFactory as _, Parser};
 use etcd_inventory::Answer;
 use etcd_inventory::cli::Mode;
-use etcd_inventory::error::Error;
+use etcd_inventory::error::{self, Error};
 use etcd_inventory::graph;
 use etcd_inventory::inventory::Warnings;
 use etcd_inventory::settings::{self, Flags, Settings};
-use etcd_inventory_host::cache::{Body, Cache, Entry};
+use etcd_inventory_host::cache::{Body, Cache, Entry, Trouble};
 use etcd_inventory_host::limits::LimitHit;
 use etcd_inventory_host::sandbox::COMPONENT;
+use etcd_inventory_host::sandbox::CheckReport;
 use etcd_inventory_host::write_side::{self, ImportRequest};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
@@ -136,7 +138,7 @@ struct CacheArgs {
 }
 
 /// The component's sandbox: what it may use.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 struct LimitArgs {
     /// Most memory the component may use, in MiB (at most 4096)
     /// [env: ETCD_INVENTORY_MEMORY_LIMIT] [default: 1024]
@@ -155,8 +157,9 @@ enum Command {
     #[command(long_about = IMPORT_HELP)]
     Import(ImportArgs),
     /// Report, one line each, what in the keyspace --list would refuse or skip, and what
-    /// Ansible would treat differently; exit 1 when --list would fail.
-    Check,
+    /// Ansible would treat differently; exit 1 when --list would fail. It runs in the
+    /// component's sandbox, within the same limits as --list.
+    Check(LimitArgs),
     /// Write the embedded WebAssembly component (the very one this binary runs), for
     /// `wasmtime run -S http`, jco or a program of your own.
     Component {
@@ -279,6 +282,21 @@ fn run(cli: Cli) -> Result<Printed, String> {
         return write_component(output);
     }
     let settings = resolve_settings(&cli)?;
+    if let Some(credentials) = &settings.credentials {
+        // Every line printed from here on is checked for it, whatever an endpoint sends.
+        let _ = PASSWORD.set(credentials.password.clone());
+        if let Some(warning) = cli
+            .connection
+            .password_file
+            .as_deref()
+            .and_then(settings::password_file_warning)
+        {
+            warn(&warning);
+        }
+    }
+    if settings.credentials.is_some() || settings.tls.client_key.is_some() {
+        keep_out_of_core_dumps()?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -286,9 +304,9 @@ fn run(cli: Cli) -> Result<Printed, String> {
     match cli.command {
         Some(Command::Import(args)) => runtime.block_on(import(&settings, args)).map(Printed::ok),
         Some(Command::Component { .. }) => unreachable!("answered above, without settings"),
-        Some(Command::Check) => {
-            let report = runtime.block_on(write_side::check(&settings))?;
-            let mut text: String = report.findings.iter().map(|f| format!("{f}\n")).collect();
+        Some(Command::Check(_)) => {
+            let report = check(&runtime, &settings)?;
+            let mut text: String = report.findings.iter().map(|(_, f)| format!("{f}\n")).collect();
             text.push_str(&report.summary());
             Ok(Printed {
                 failed: report.has_errors(),
@@ -308,6 +326,12 @@ fn run(cli: Cli) -> Result<Printed, String> {
 
 fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
     let (c, v, k, l) = (&cli.connection, &cli.values, &cli.cache, &cli.limits);
+    // `check` also takes the limits after its name, as it runs in the sandbox (import does
+    // not); given there, they win.
+    let given_to_check = match &cli.command {
+        Some(Command::Check(limits)) => limits,
+        _ => &LimitArgs::default(),
+    };
     let flags = Flags {
         endpoints: c.endpoints.clone(),
         prefix: c.prefix.clone(),
@@ -323,8 +347,8 @@ fn resolve_settings(cli: &Cli) -> Result<Settings, String> {
         typed_values: switch(v.typed_values),
         nested_keys: switch(v.nested_keys),
         transport: c.transport.clone(),
-        memory_limit: l.memory_limit.clone(),
-        time_limit: l.time_limit.clone(),
+        memory_limit: given_to_check.memory_limit.clone().or_else(|| l.memory_limit.clone()),
+        time_limit: given_to_check.time_limit.clone().or_else(|| l.time_limit.clone()),
         cache: switch(k.cache),
         cache_path: k.cache_path.clone(),
         cache_max_age: k.cache_max_age.clone(),
@@ -344,6 +368,17 @@ fn write_component(path: &str) -> Result<Printed, String> {
     }
     std::fs::write(path, COMPONENT).map_err(|e| format!("cannot write the component to {path}: {e}"))?;
     Ok(Printed::ok(format!("wrote {path} ({} bytes)", COMPONENT.len())))
+}
+
+/// `check`: the component reads etcd and checks the keys in its sandbox, within the same
+/// memory and time limits as `--list` (the keys come from etcd, which is not ours to trust).
+fn check(runtime: &tokio::runtime::Runtime, settings: &Settings) -> Result<CheckReport, String> {
+    let egress = EgressPolicy::for_settings(settings)?;
+    let sandbox = Sandbox::new(&settings.limits).map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
+    runtime
+        .block_on(sandbox.check(settings, &egress))
+        .map_err(trapped)?
+        .map_err(|e| e.to_string())
 }
 
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
@@ -437,10 +472,20 @@ impl Call<'_> {
     fn list_cached(&self) -> Result<Output, String> {
         let options = &self.settings.cache;
         let cache = Cache::new(self.settings);
-        let entry = cache.load().unwrap_or_else(|warning| {
-            warn(&warning);
-            None
-        });
+        let entry = match cache.load() {
+            Ok(entry) => entry,
+            Err(Trouble::Unusable(warning)) => {
+                warn(&warning);
+                None
+            }
+            // Written by someone else, perhaps: read etcd, and write nothing there.
+            Err(Trouble::Unsafe(warning)) => {
+                warn(&warning);
+                let answer = self.answer(&Mode::List)?;
+                warn_all(self.settings, &answer.warnings);
+                return Ok(Output::Text(answer.json));
+            }
+        };
         if let Some(cached) = entry.as_ref().filter(|_| !options.refresh) {
             let unchanged = if cached.age_s() < options.max_age_s {
                 // The classic behaviour: young enough to serve without asking etcd.
@@ -505,8 +550,21 @@ impl Call<'_> {
     }
 }
 
+/// The password, once settings named one: no line this process prints may show it.
+static PASSWORD: OnceLock<String> = OnceLock::new();
+
+/// A line as it may be printed: the password redacted (whatever an endpoint sent back)
+/// and control characters escaped, so that it stays one line and drives no terminal.
+fn printable_line(message: &str) -> String {
+    let redacted = match PASSWORD.get() {
+        Some(password) => error::redact(message, password),
+        None => message.into(),
+    };
+    error::printable(&redacted).into_owned()
+}
+
 fn warn(message: &str) {
-    eprintln!("etcd-inventory: warning: {message}");
+    eprintln!("etcd-inventory: warning: {}", printable_line(message));
 }
 
 fn warn_all(settings: &Settings, warnings: &Warnings) {
@@ -547,6 +605,23 @@ fn switch(given: bool) -> Option<String> {
 }
 
 fn fail(message: String) -> ExitCode {
-    eprintln!("etcd-inventory: {message}");
+    eprintln!("etcd-inventory: {}", printable_line(&message));
     ExitCode::FAILURE
+}
+
+/// From here on the process holds a password or a private key: as ssh-agent and gpg-agent
+/// do, it is made non-dumpable, so a crash writes no core file with the secret in it (and
+/// other processes of the same user may not ptrace it or read its memory).
+fn keep_out_of_core_dumps() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_DUMPABLE takes one integer and touches no memory of ours.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+            return Err(format!(
+                "cannot keep the password and key out of core dumps (prctl PR_SET_DUMPABLE): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }

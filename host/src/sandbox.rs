@@ -124,6 +124,31 @@ impl Sandbox {
         Ok(result.map_err(from_error))
     }
 
+    /// `check`: what the component's `check-inventory` found, in the same sandbox and
+    /// limits as `--list`.
+    pub async fn check(
+        &self,
+        settings: &Settings,
+        egress: &EgressPolicy,
+    ) -> wasmtime::Result<Result<CheckReport, Error>> {
+        let options = to_options(settings);
+        let result = self
+            .deadline
+            .bound(async {
+                let (mut store, instance) = self.instantiate(egress).await?;
+                let api = instance.etcd_inventory_inventory_inventory();
+                api.call_check_inventory(&mut store, &options).await
+            })
+            .await?;
+        let report = |r: wit::CheckReport| CheckReport {
+            findings: r.findings.into_iter().map(|f| (f.error, f.text)).collect(),
+            revision: r.revision,
+            key_count: r.key_count,
+            prefix: settings.prefix.as_str().to_string(),
+        };
+        Ok(result.map(report).map_err(from_error))
+    }
+
     /// A fresh instance in a fresh store, for one call, with the memory limit and the
     /// command's deadline.
     async fn instantiate(&self, egress: &EgressPolicy) -> wasmtime::Result<(Store<State>, bindings::EtcdInventory)> {
@@ -140,6 +165,35 @@ impl Sandbox {
         self.deadline.arm(&mut store);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance))
+    }
+}
+
+/// What `check` found: each finding's line and whether it is an error, and the summary
+/// line after them.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// (error, line), errors first.
+    pub findings: Vec<(bool, String)>,
+    pub revision: i64,
+    pub key_count: u64,
+    pub prefix: String,
+}
+
+impl CheckReport {
+    /// Whether `--list` would fail on this keyspace, or Ansible refuse what it reads.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|(error, _)| *error)
+    }
+
+    pub fn summary(&self) -> String {
+        let errors = self.findings.iter().filter(|(error, _)| *error).count();
+        format!(
+            "{errors} error(s), {} warning(s) in {} key(s) under {}/ at revision {}",
+            self.findings.len() - errors,
+            self.key_count,
+            self.prefix,
+            self.revision
+        )
     }
 }
 

@@ -1,11 +1,9 @@
-//! The `import` and `check` commands: the core's pure import and check, with etcd read and
-//! written over gRPC around them.
+//! The `import` command: the core's pure import, with etcd read and written over gRPC
+//! around it. (`check` runs in the sandbox, as `--list` does: see `Sandbox::check`.)
 
 use std::io::IsTerminal as _;
 
-use etcd_inventory::check::{self, Finding};
-use etcd_inventory::import::{self, Existing, ImportOptions, Plan};
-use etcd_inventory::inventory::Kv;
+use etcd_inventory::import::{self, ImportOptions, Plan};
 use etcd_inventory::settings::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -164,49 +162,4 @@ fn progress_bar(transactions: usize, writes: usize) -> ProgressBar {
         .expect("a valid template");
     bar.set_style(style);
     bar
-}
-
-/// What `check` found, and the summary line after the findings.
-#[derive(Debug)]
-pub struct CheckReport {
-    pub findings: Vec<Finding>,
-    pub keys: usize,
-    pub revision: i64,
-    pub prefix: String,
-}
-
-impl CheckReport {
-    /// Whether `--list` would fail on this keyspace, or Ansible refuse what it reads.
-    pub fn has_errors(&self) -> bool {
-        self.findings.iter().any(Finding::is_error)
-    }
-
-    pub fn summary(&self) -> String {
-        let errors = self.findings.iter().filter(|f| f.is_error()).count();
-        format!(
-            "{errors} error(s), {} warning(s) in {} key(s) under {}/ at revision {}",
-            self.findings.len() - errors,
-            self.keys,
-            self.prefix,
-            self.revision
-        )
-    }
-}
-
-/// Reads the prefix and reports everything `--list` would refuse or skip, and what Ansible
-/// would treat differently.
-pub async fn check(settings: &Settings) -> Result<CheckReport, String> {
-    let etcd = Etcd::connect(settings).await?;
-    let snapshot = etcd.read(&settings.prefix.range()).await?;
-    let pairs: Vec<Kv> = snapshot
-        .kvs
-        .into_iter()
-        .map(|Existing { key, value, .. }| Kv { key, value })
-        .collect();
-    Ok(CheckReport {
-        findings: check::check(&settings.prefix, &pairs, &settings.values),
-        keys: pairs.len(),
-        revision: snapshot.revision,
-        prefix: settings.prefix.as_str().to_string(),
-    })
 }

@@ -89,6 +89,34 @@ fn the_time_limit_ends_a_wait_that_the_request_timeout_would_allow() {
 }
 
 #[test]
+fn check_runs_within_the_same_limits_as_list() {
+    let etcd = etcd_with_hosts(5_000);
+    let checked = inventory(&etcd, &["check", "--memory-limit", "256"]);
+    assert_eq!(checked.code, Some(0), "{checked:#?}");
+    assert!(
+        checked.stdout.contains(" in 55014 key(s) under /ansible/"),
+        "{checked:#?}"
+    );
+    inventory(&etcd, &["check", "--memory-limit", "4"]).failure(&[
+        "memory than its limit of 4 MiB",
+        "--memory-limit MIB (ETCD_INVENTORY_MEMORY_LIMIT, or memory_limit in etcd.ini)",
+    ]);
+    let stalled = StallingServer::start();
+    let started = Instant::now();
+    run(clean_command(binary()).args([
+        "check",
+        "--endpoints",
+        &stalled.endpoint,
+        "--command-timeout",
+        "60s",
+        "--time-limit",
+        "1s",
+    ]))
+    .failure(&["did not finish within its time limit of 1 s"]);
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[test]
 fn the_time_limit_stops_a_long_read() {
     let etcd = etcd_with_hosts(5_000);
     // Most of this read is the component's own work (building 55,000 variables, pages

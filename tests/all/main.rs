@@ -14,6 +14,7 @@ mod embed;
 mod errors;
 mod faults;
 mod graph;
+mod hardening;
 mod host;
 mod hostile;
 mod import;

@@ -1,6 +1,6 @@
-//! A loopback HTTP server that gives every request the same canned answer: a stand-in for
-//! something at the endpoint that is not etcd's gateway. It serves a bounded number of
-//! connections and stops with the fixture.
+//! A loopback HTTP server that gives every request the same canned answer, or the request's
+//! own body: a stand-in for something at the endpoint that is not etcd's gateway. It serves a
+//! bounded number of connections and stops with the fixture.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
@@ -18,13 +18,26 @@ pub struct HttpStub {
 impl HttpStub {
     /// Serves `status` with `body` to up to 16 connections.
     pub fn start(status: &str, body: &str) -> HttpStub {
+        let body = body.to_string();
+        HttpStub::answering(status, move |_| body.clone())
+    }
+
+    /// Serves `status` with the body of the request it got as the answer's body: an
+    /// endpoint that echoes (a debugging proxy, a misrouted service).
+    pub fn echo(status: &str) -> HttpStub {
+        HttpStub::answering(status, |request| {
+            let text = String::from_utf8_lossy(request);
+            text.split_once("\r\n\r\n")
+                .map_or(text.as_ref(), |(_, body)| body)
+                .to_string()
+        })
+    }
+
+    fn answering(status: &str, body: impl Fn(&[u8]) -> String + Send + 'static) -> HttpStub {
+        let status = status.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-        let answer = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -39,7 +52,12 @@ impl HttpStub {
                         served += 1;
                         let _ = stream.set_nonblocking(false);
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                        read_request(&mut stream);
+                        let body = body(&read_request(&mut stream));
+                        let answer = format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                             connection: close\r\n\r\n{body}",
+                            body.len()
+                        );
                         let _ = stream.write_all(answer.as_bytes());
                         linger(&mut stream);
                     }
@@ -72,14 +90,15 @@ fn linger(stream: &mut std::net::TcpStream) {
 }
 
 /// Reads one request, headers and `content-length` body, so that closing the connection
-/// afterwards does not reset it under the client. Bounded by size and the read timeout.
-fn read_request(stream: &mut std::net::TcpStream) {
+/// afterwards does not reset it under the client; returns what it read. Bounded by size and
+/// the read timeout.
+fn read_request(stream: &mut std::net::TcpStream) -> Vec<u8> {
     let mut seen = Vec::new();
     let mut chunk = [0u8; 4096];
     while seen.len() < 1 << 20 {
-        let Ok(n) = stream.read(&mut chunk) else { return };
+        let Ok(n) = stream.read(&mut chunk) else { return seen };
         if n == 0 {
-            return;
+            return seen;
         }
         seen.extend_from_slice(&chunk[..n]);
         let text = String::from_utf8_lossy(&seen);
@@ -94,10 +113,11 @@ fn read_request(stream: &mut std::net::TcpStream) {
                 .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(0);
             if seen.len() >= end + 4 + length {
-                return;
+                return seen;
             }
         }
     }
+    seen
 }
 
 impl Drop for HttpStub {
