@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::support::{Etcd, Run, ansible_command, binary, clean_command, inventory, run, tool};
+use crate::support::{Etcd, Run, ansible_command, ansible_program, binary, clean_command, inventory, run};
 
 /// `ansible -i <our binary> h1 -m debug -a ARGS` on the controller itself.
 fn debug(etcd: &Etcd, args: &str, env: &[(&str, &str)], extra: &[&str]) -> Run {
@@ -64,7 +64,7 @@ fn vault_values_stay_encrypted_and_decrypt_only_in_ansible() {
     let password_file = etcd.dir().join("vault-password");
     std::fs::write(&password_file, "correct horse battery staple\n").expect("password file");
     let home = tempfile::tempdir().expect("temp home");
-    let encrypted = run(clean_command(tool("ansible-vault", "ANSIBLE_VAULT_BIN"))
+    let encrypted = run(clean_command(ansible_program("ansible-vault"))
         .env("HOME", home.path())
         .args(["encrypt_string", "--vault-password-file"])
         .arg(&password_file)
