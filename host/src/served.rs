@@ -607,8 +607,14 @@ fn unreachable(error: &etcd_client::Error, tls: TlsAdvice) -> HttpError {
     let advice = if text.contains("frame with invalid size") {
         "; this is not etcd's gRPC API: if only etcd's JSON gateway can be reached there, set --transport gateway"
             .to_string()
-    } else if tls.https && !tls.client_identity && (text.contains("closed") || text.contains("canceled")) {
-        // With TLS 1.3, etcd refuses a missing client certificate after the handshake.
+    } else if tls.https
+        && !tls.client_identity
+        && ["closed", "canceled", "received fatal alert"]
+            .iter()
+            .any(|end| text.contains(end))
+    {
+        // With TLS 1.3, etcd refuses a missing client certificate after the handshake: the
+        // connection ends, or, as timing has it, its alert (BadCertificate) comes as text.
         format!(
             "; etcd closed the TLS connection, so perhaps {}",
             crate::tls::client_certificate_check(false)

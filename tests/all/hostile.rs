@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::support::{Etcd, Run, ansible_command, ansible_json, binary, inventory, marked as u, run, sorted};
+use crate::support::{
+    Etcd, Run, ansible_command, ansible_json, ansible_version, binary, inventory, marked as u, run, sorted,
+};
 
 /// `value` with every string (keys too) longer than 60 characters cut short and its length
 /// given, so that a failed comparison of 10,000-byte names stays readable.
@@ -61,7 +63,8 @@ fn one_warning(run: &Run, needles: &[&str]) -> String {
 
 /// What `ansible-inventory --list --export` prints for an inventory-script answer: empty
 /// fields and empty groups left out, all's own hosts left out, hosts without variables
-/// left out of `_meta`, and Ansible's profile added. Lists sorted.
+/// left out of `_meta`, and (ansible-core 2.19 and later, with data tagging) Ansible's
+/// serialization profile added to `_meta`; 2.16-2.18 add none. Lists sorted.
 fn ansible_export_view(list: &Value) -> Value {
     let mut out = Map::new();
     for (name, group) in list.as_object().expect("an object") {
@@ -88,10 +91,12 @@ fn ansible_export_view(list: &Value) -> Value {
         .filter(|(_, vars)| vars.as_object().is_some_and(|v| !v.is_empty()))
         .map(|(h, v)| (h.clone(), v.clone()))
         .collect();
-    out.insert(
-        "_meta".to_string(),
-        json!({"hostvars": hostvars, "profile": "inventory_legacy"}),
-    );
+    let meta = if ansible_version() >= (2, 19) {
+        json!({"hostvars": hostvars, "profile": "inventory_legacy"})
+    } else {
+        json!({"hostvars": hostvars})
+    };
+    out.insert("_meta".to_string(), meta);
     sorted(Value::Object(out))
 }
 

@@ -129,7 +129,8 @@ impl Etcd {
         let peer_url = format!("http://127.0.0.1:{}", launch.peer_port);
         let log = dir.path().join("etcd.log");
         let log_file = std::fs::File::create(&log).expect("etcd log file");
-        let mut command = Command::new(super::tool("etcd", "ETCD_BIN"));
+        let etcd = super::etcd_bin();
+        let mut command = Command::new(&etcd);
         command
             .args(["--name", launch.name, "--data-dir"])
             .arg(dir.path().join("data"))
@@ -175,9 +176,12 @@ impl Etcd {
             .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file);
         super::die_with_parent(&mut command);
-        let child = command
-            .spawn()
-            .expect("spawn etcd (is etcd-server installed? run scripts/test.sh)");
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "spawn {} ({e}; set ETCD_BIN, or run scripts/test.sh, which installs etcd)",
+                etcd.display()
+            )
+        });
         Etcd {
             child,
             endpoint,

@@ -1,6 +1,7 @@
 //! Shared test helpers: the etcd fixtures (plain, TLS, auth, cluster), a throwaway PKI,
 //! running our binary, loopback fake servers (canned answers, never an answer) and locating
-//! external tools (etcd, ansible-inventory, wasmtime), which scripts/test.sh installs.
+//! external tools (etcd, Ansible, wasmtime), which scripts/test.sh installs: one setting
+//! each for the etcd and the Ansible under test ([`etcd_bin`], [`ansible_program`]).
 
 pub mod etcd;
 pub mod http_stub;
@@ -118,21 +119,92 @@ pub fn inventory(etcd: &Etcd, args: &[&str]) -> Run {
         .args(args))
 }
 
-/// An external tool: `$VAR` if set, else the repository's venv (for Ansible), else `PATH`.
+/// An external tool: `$VAR` if set, else the first on `PATH`.
 pub fn tool(name: &str, var: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(var) {
         return PathBuf::from(path);
+    }
+    on_path(name).unwrap_or_else(|| panic!("{name} not found (set {var}, or run scripts/test.sh, which installs it)"))
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The one setting that picks the etcd every test runs: `ETCD_BIN`, else `etcd` on `PATH`
+/// (Debian's 3.4). scripts/test.sh runs the tests again with etcd 3.5's.
+pub fn etcd_bin() -> PathBuf {
+    tool("etcd", "ETCD_BIN")
+}
+
+/// The one setting that picks the Ansible every test runs: the directory of its programs
+/// (`ansible`, `ansible-inventory`, `ansible-playbook`, `ansible-vault`).
+pub const ANSIBLE_BIN_DIR: &str = "ANSIBLE_BIN_DIR";
+/// When set, a file where every test that runs an Ansible program adds its name (once per
+/// run of a program, one line each): scripts/test.sh runs exactly those again under each
+/// older ansible-core, so a new test that runs Ansible joins that matrix by itself.
+pub const ANSIBLE_TESTS_FILE: &str = "ETCD_INVENTORY_ANSIBLE_TESTS";
+
+/// Ansible's program `name`: from `$ANSIBLE_BIN_DIR` if set (scripts/test.sh points it at
+/// each venv of its matrix), else the repository's .venv, else `PATH`.
+pub fn ansible_program(name: &str) -> PathBuf {
+    note_ansible_test();
+    if let Some(dir) = std::env::var_os(ANSIBLE_BIN_DIR) {
+        return Path::new(&dir).join(name);
     }
     let venv = repo_root().join(".venv/bin").join(name);
     if venv.exists() {
         return venv;
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    on_path.unwrap_or_else(|| panic!("{name} not found (set {var}, or run scripts/test.sh, which installs it)"))
+    on_path(name).unwrap_or_else(|| {
+        panic!("{name} not found (set {ANSIBLE_BIN_DIR}, or run scripts/test.sh, which installs it)")
+    })
+}
+
+/// Adds the running test's name to `$ETCD_INVENTORY_ANSIBLE_TESTS`.
+fn note_ansible_test() {
+    use std::io::Write as _;
+    let Some(file) = std::env::var_os(ANSIBLE_TESTS_FILE) else {
+        return;
+    };
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let name = thread
+        .name()
+        .filter(|n| *n != "main")
+        .expect("Ansible runs on a test's own thread (its name is the test's)");
+    // One short append per line: lines from concurrent tests do not interleave.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| f.write_all(format!("{name}\n").as_bytes()))
+        .unwrap_or_else(|e| panic!("cannot note this test in {}: {e}", Path::new(&file).display()));
+}
+
+/// The (major, minor) version of the Ansible the tests run (`ansible --version` prints
+/// `ansible [core 2.16.19]` first), read once. Tests branch on it where ansible-core
+/// versions behave differently, saying which expects what.
+pub fn ansible_version() -> (u32, u32) {
+    static VERSION: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let ran = run(clean_command(ansible_program("ansible")).arg("--version"));
+        let first = ran.stdout.lines().next().unwrap_or_default();
+        let version = first
+            .split_once("[core ")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(v, _)| v)
+            .unwrap_or_else(|| panic!("ansible --version printed no core version: {ran:#?}"));
+        let mut parts = version.split('.').map(|p| p.parse::<u32>());
+        match (parts.next(), parts.next()) {
+            (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+            _ => panic!("ansible --version: cannot read {version:?}"),
+        }
+    })
 }
 
 /// An Ansible command (`ansible-inventory`, `ansible-playbook`) reading `inventory`, with
@@ -140,8 +212,7 @@ pub fn tool(name: &str, var: &str) -> PathBuf {
 /// goes on with an empty inventory). The temporary home lives as long as the command.
 pub fn ansible_command(program: &str, inventory: &Path, etcd: &Etcd) -> (std::process::Command, tempfile::TempDir) {
     let home = tempfile::tempdir().expect("temp home");
-    let var = format!("{}_BIN", program.to_uppercase().replace('-', "_"));
-    let mut command = clean_command(tool(program, &var));
+    let mut command = clean_command(ansible_program(program));
     command
         .arg("-i")
         .arg(inventory)
