@@ -59,17 +59,12 @@ impl fmt::Display for Error {
             Error::InvalidOptions(text) => f.write_str(text),
             Error::Unreachable(failures) => {
                 match failures.as_slice() {
-                    [one] => write!(
-                        f,
-                        "cannot reach etcd at {}: {}",
-                        one.endpoint,
-                        endpoint_text(&one.reason)
-                    )?,
+                    [one] => write!(f, "cannot reach etcd at {}: {}", one.endpoint, reason_text(&one.reason))?,
                     many => {
                         write!(f, "cannot reach etcd at any of {} endpoints: ", many.len())?;
                         for (i, one) in many.iter().enumerate() {
                             let sep = if i == 0 { "" } else { "; " };
-                            write!(f, "{sep}{}: {}", one.endpoint, endpoint_text(&one.reason))?;
+                            write!(f, "{sep}{}: {}", one.endpoint, reason_text(&one.reason))?;
                         }
                     }
                 }
@@ -115,7 +110,7 @@ impl fmt::Display for Error {
                 f,
                 "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",
                 m.endpoint,
-                endpoint_text(&m.reason)
+                reason_text(&m.reason)
             ),
             Error::Layout(LayoutError::ChildrenCycle(groups)) => {
                 let path: Vec<Cow<str>> = groups.iter().map(|g| printable(g)).collect();
@@ -174,8 +169,11 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped.collect())
 }
 
-/// The most characters of an endpoint's own text (an error body, a reason) in a message.
+/// The most characters of an endpoint's own message (an error body) in a line.
 pub const MAX_ENDPOINT_TEXT: usize = 200;
+/// The most characters of a reason an endpoint could not be used: the host's words and
+/// advice around what the endpoint or a network library said, so longer.
+pub const MAX_REASON_TEXT: usize = 600;
 
 /// Text that came from an endpoint (an error body, a proxy's HTML page), as it goes on the
 /// one error line: runs of white space (line breaks included) become one space, other
@@ -183,12 +181,23 @@ pub const MAX_ENDPOINT_TEXT: usize = 200;
 /// [`MAX_ENDPOINT_TEXT`] characters. Whatever the endpoint sends, the line stays one short
 /// line and nothing reaches the terminal (or Ansible's log) as a control sequence.
 pub fn endpoint_text(text: &str) -> String {
+    one_line_within(text, MAX_ENDPOINT_TEXT)
+}
+
+/// A reason an endpoint could not be used, rendered as [`endpoint_text`] but cut to
+/// [`MAX_REASON_TEXT`] characters: part of it may be the endpoint's (a gRPC status, an
+/// unavailable member's message).
+pub fn reason_text(text: &str) -> String {
+    one_line_within(text, MAX_REASON_TEXT)
+}
+
+fn one_line_within(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     let mut words = text.split(char::is_whitespace).filter(|w| !w.is_empty()).peekable();
     let mut kept = 0;
     while let Some(word) = words.next() {
         for c in word.chars() {
-            if kept == MAX_ENDPOINT_TEXT {
+            if kept == max_chars {
                 out.push_str("...");
                 return out;
             }
@@ -298,6 +307,8 @@ mod tests {
         );
         let long = endpoint_text(&"x".repeat(10_000));
         assert_eq!(long, format!("{}...", "x".repeat(MAX_ENDPOINT_TEXT)));
+        let reason = reason_text(&format!("a\n{}", "x".repeat(10_000)));
+        assert_eq!(reason.chars().count(), MAX_REASON_TEXT + 3, "{reason}");
         let e = Error::Gateway(GatewayFailure {
             endpoint: "http://a:1".into(),
             status: 502,
