@@ -75,6 +75,50 @@ impl fmt::Display for Finding {
     }
 }
 
+/// A host whose keys are attached to a lease: it registered itself, and leaves the inventory
+/// when the lease ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedHost {
+    pub host: String,
+    pub lease: i64,
+    /// Seconds the lease has left, as etcd said; negative: expired (etcd deletes the keys
+    /// any moment); `None`: not known (etcd would not say, or not looked up).
+    pub ttl_s: Option<i64>,
+}
+
+impl fmt::Display for LeasedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "leased: host {:?} (lease {:x}): ", self.host, self.lease)?;
+        match self.ttl_s {
+            Some(ttl) if ttl >= 0 => write!(f, "{ttl} s left"),
+            Some(_) => f.write_str("expired, its keys go any moment"),
+            None => f.write_str("time left unknown"),
+        }
+    }
+}
+
+/// The hosts whose own keys (memberships, variables) are attached to a lease, by host name
+/// then lease, from the leased keys under `prefix`; time left not yet known.
+pub fn leased_hosts(prefix: &Prefix, leased_keys: &[(Vec<u8>, i64)]) -> Vec<LeasedHost> {
+    let dir = prefix.dir();
+    let hosts: BTreeSet<(&str, i64)> = (leased_keys.iter())
+        .filter_map(|(key, lease)| {
+            let rest = std::str::from_utf8(key).ok()?.strip_prefix(dir.as_str())?;
+            match classify(rest, true)? {
+                Entry::Member { host, .. } | Entry::HostVar { host, .. } => Some((host, *lease)),
+                _ => None,
+            }
+        })
+        .collect();
+    (hosts.into_iter())
+        .map(|(host, lease)| LeasedHost {
+            host: host.to_string(),
+            lease,
+            ttl_s: None,
+        })
+        .collect()
+}
+
 /// Every finding for the pairs under `prefix`: fatal ones first, then other errors, then
 /// warnings, each kind in key order. There are fatal findings exactly when
 /// [`inventory::build`] fails on the same pairs.

@@ -357,6 +357,7 @@ fn run(cli: Cli) -> Result<Printed, String> {
         Some(Command::Check(_)) => {
             let report = check(&runtime, &settings)?;
             let mut text: String = report.findings.iter().map(|(_, f)| format!("{f}\n")).collect();
+            text.extend(report.leased.iter().map(|host| format!("{host}\n")));
             text.push_str(&report.summary());
             Ok(Printed {
                 failed: report.has_errors(),

@@ -81,7 +81,7 @@ impl std::fmt::Display for ImportReport {
         if self.leased_touched > 0 {
             write!(
                 f,
-                "; {} of the changed and deleted keys {} leased (registered hosts'; changed ones no longer expire)",
+                "; {} of the keys changed or deleted {} registered hosts' leased keys (changed ones no longer expire)",
                 self.leased_touched,
                 if self.dry_run { "would be" } else { "were" }
             )?;
