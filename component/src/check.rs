@@ -264,6 +264,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn leased_hosts_are_the_hosts_of_leased_memberships_and_variables() {
+        let leased: Vec<(Vec<u8>, i64)> = [
+            ("/ansible/hosts/web/h2", 9),
+            ("/ansible/hostvars/h2/ip", 9),
+            ("/ansible/hosts/db/h1", 5),
+            ("/ansible/groupvars/web/x", 3),
+            ("/ansible/stray", 4),
+        ]
+        .iter()
+        .map(|(k, l)| (k.as_bytes().to_vec(), *l))
+        .collect();
+        let hosts = leased_hosts(&Prefix::new("/ansible"), &leased);
+        let said: Vec<(String, i64)> = hosts.iter().map(|h| (h.host.clone(), h.lease)).collect();
+        assert_eq!(said, [("h1".to_string(), 5), ("h2".to_string(), 9)]);
+        let line = |ttl_s| {
+            LeasedHost {
+                ttl_s,
+                ..hosts[0].clone()
+            }
+            .to_string()
+        };
+        assert_eq!(line(Some(42)), "leased: host \"h1\" (lease 5): 42 s left");
+        assert_eq!(
+            line(Some(-1)),
+            "leased: host \"h1\" (lease 5): expired, its keys go any moment"
+        );
+        assert_eq!(line(None), "leased: host \"h1\" (lease 5): time left unknown");
+    }
+
     fn lines(pairs: &[Kv]) -> Vec<String> {
         check(&Prefix::new("/ansible"), pairs, &ValueRules::default())
             .iter()

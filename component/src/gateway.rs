@@ -763,6 +763,50 @@ mod tests {
         assert_eq!(second["revision"], "7");
     }
 
+    /// Records which pairs came with which lease.
+    #[derive(Default)]
+    struct Leases(Vec<(Vec<u8>, i64)>);
+
+    impl Sink for Leases {
+        fn pair(&mut self, _: &[u8], _: Vec<u8>) -> Result<(), Error> {
+            unreachable!("the reader passes leases on")
+        }
+
+        fn leased_pair(&mut self, key: &[u8], _: Vec<u8>, lease: i64) -> Result<(), Error> {
+            self.0.push((key.to_vec(), lease));
+            Ok(())
+        }
+
+        fn restart(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    #[test]
+    fn each_key_comes_with_its_lease_and_a_lease_ttl_is_one_request() {
+        let mut answer = page(7, &["/p/a", "/p/b"], false, 2);
+        answer["kvs"][1]["lease"] = json!("7587899189297246981");
+        let mut t = Scripted::new(vec![("e1", Ok(answer))]);
+        let mut sink = Leases::default();
+        read_range_into(&mut t, &endpoints(&["e1"]), &range(), 10, None, &mut sink).unwrap();
+        assert_eq!(sink.0, [(b"/p/a".to_vec(), 0), (b"/p/b".to_vec(), 7587899189297246981)]);
+
+        let mut t = Scripted::new(vec![
+            (
+                "e1",
+                Ok(json!({"header": {}, "ID": "5", "TTL": "42", "grantedTTL": "60"})),
+            ),
+            // Expired: etcd answers TTL -1.
+            ("e1", Ok(json!({"header": {}, "ID": "6", "TTL": "-1"}))),
+            // An error answer: not known, and the check goes on.
+            ("e1", Ok(json!({"code": 7, "message": "etcdserver: permission denied"}))),
+        ]);
+        let ttls = lease_ttls(&mut t, &endpoints(&["e1"]), &[5, 6, 7], None).unwrap();
+        assert_eq!(ttls, [Some(42), Some(-1), None]);
+        assert_eq!(t.calls[0].0, LEASE_TTL_PATH);
+        assert_eq!(t.requests[0].1, json!({"ID": "5"}));
+    }
+
     #[test]
     fn an_empty_range_has_no_kvs_field() {
         let mut t = Scripted::new(vec![("e1", Ok(json!({"header": {"revision": "5"}})))]);
