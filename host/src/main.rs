@@ -511,14 +511,19 @@ async fn register(settings: &Settings, args: RegisterArgs) -> Result<String, Str
         once: args.once,
     };
     register::encode(settings, &request)?;
-    use tokio::signal::unix::{SignalKind, signal};
-    let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
-    let (mut term, mut int) = (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?);
-    let stop = async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+    // `--once` keeps the default actions: a signal ends it at once, as any command.
+    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = if request.once {
+        Box::pin(std::future::pending())
+    } else {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        let (mut term, mut int) = (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?);
+        Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     };
     let line = |text: &str| {
         // The registration is announced as it happens: a supervisor may wait for the line.
