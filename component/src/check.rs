@@ -75,6 +75,50 @@ impl fmt::Display for Finding {
     }
 }
 
+/// A host whose keys are attached to a lease: it registered itself, and leaves the inventory
+/// when the lease ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedHost {
+    pub host: String,
+    pub lease: i64,
+    /// Seconds the lease has left, as etcd said; negative: expired (etcd deletes the keys
+    /// any moment); `None`: not known (etcd would not say, or not looked up).
+    pub ttl_s: Option<i64>,
+}
+
+impl fmt::Display for LeasedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "leased: host {:?} (lease {:x}): ", self.host, self.lease)?;
+        match self.ttl_s {
+            Some(ttl) if ttl >= 0 => write!(f, "{ttl} s left"),
+            Some(_) => f.write_str("expired, its keys go any moment"),
+            None => f.write_str("time left unknown"),
+        }
+    }
+}
+
+/// The hosts whose own keys (memberships, variables) are attached to a lease, by host name
+/// then lease, from the leased keys under `prefix`; time left not yet known.
+pub fn leased_hosts(prefix: &Prefix, leased_keys: &[(Vec<u8>, i64)]) -> Vec<LeasedHost> {
+    let dir = prefix.dir();
+    let hosts: BTreeSet<(&str, i64)> = (leased_keys.iter())
+        .filter_map(|(key, lease)| {
+            let rest = std::str::from_utf8(key).ok()?.strip_prefix(dir.as_str())?;
+            match classify(rest, true)? {
+                Entry::Member { host, .. } | Entry::HostVar { host, .. } => Some((host, *lease)),
+                _ => None,
+            }
+        })
+        .collect();
+    (hosts.into_iter())
+        .map(|(host, lease)| LeasedHost {
+            host: host.to_string(),
+            lease,
+            ttl_s: None,
+        })
+        .collect()
+}
+
 /// Every finding for the pairs under `prefix`: fatal ones first, then other errors, then
 /// warnings, each kind in key order. There are fatal findings exactly when
 /// [`inventory::build`] fails on the same pairs.
@@ -218,6 +262,36 @@ mod tests {
             key: key.as_bytes().to_vec(),
             value: value.to_vec(),
         }
+    }
+
+    #[test]
+    fn leased_hosts_are_the_hosts_of_leased_memberships_and_variables() {
+        let leased: Vec<(Vec<u8>, i64)> = [
+            ("/ansible/hosts/web/h2", 9),
+            ("/ansible/hostvars/h2/ip", 9),
+            ("/ansible/hosts/db/h1", 5),
+            ("/ansible/groupvars/web/x", 3),
+            ("/ansible/stray", 4),
+        ]
+        .iter()
+        .map(|(k, l)| (k.as_bytes().to_vec(), *l))
+        .collect();
+        let hosts = leased_hosts(&Prefix::new("/ansible"), &leased);
+        let said: Vec<(String, i64)> = hosts.iter().map(|h| (h.host.clone(), h.lease)).collect();
+        assert_eq!(said, [("h1".to_string(), 5), ("h2".to_string(), 9)]);
+        let line = |ttl_s| {
+            LeasedHost {
+                ttl_s,
+                ..hosts[0].clone()
+            }
+            .to_string()
+        };
+        assert_eq!(line(Some(42)), "leased: host \"h1\" (lease 5): 42 s left");
+        assert_eq!(
+            line(Some(-1)),
+            "leased: host \"h1\" (lease 5): expired, its keys go any moment"
+        );
+        assert_eq!(line(None), "leased: host \"h1\" (lease 5): time left unknown");
     }
 
     fn lines(pairs: &[Kv]) -> Vec<String> {

@@ -19,6 +19,8 @@ use crate::settings::Credentials;
 pub const RANGE_PATH: &str = "/v3/kv/range";
 /// Where a user and password buy a token.
 pub const AUTHENTICATE_PATH: &str = "/v3/auth/authenticate";
+/// How long a lease has left (`check`'s leased hosts): etcd 3.4 and later.
+pub const LEASE_TTL_PATH: &str = "/v3/lease/timetolive";
 
 /// gRPC status codes that etcd's gateway puts in error bodies.
 const CODE_INVALID_ARGUMENT: i32 = 3;
@@ -77,6 +79,10 @@ pub struct Snapshot {
 pub trait Sink {
     /// One pair; pairs come in key order.
     fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error>;
+    /// One pair and the lease it is attached to (0: none). Only `check` wants leases.
+    fn leased_pair(&mut self, key: &[u8], value: Vec<u8>, _lease: i64) -> Result<(), Error> {
+        self.pair(key, value)
+    }
     /// The read starts again from the first key at a newer revision (the one it was pinned
     /// to was compacted away): forget every pair so far.
     fn restart(&mut self);
@@ -179,6 +185,18 @@ pub fn unchanged_since(
     reader.unchanged_since(range, stamp.0, stamp.1)
 }
 
+/// Seconds each lease has left (`None` where etcd would not say; negative: expired), one
+/// request each.
+pub fn lease_ttls(
+    transport: &mut dyn Transport,
+    endpoints: &[String],
+    leases: &[i64],
+    credentials: Option<&Credentials>,
+) -> Result<Vec<Option<i64>>, Error> {
+    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
+    leases.iter().map(|&lease| reader.lease_ttl(lease)).collect()
+}
+
 struct Reader<'a> {
     transport: &'a mut dyn Transport,
     endpoints: &'a [String],
@@ -279,6 +297,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Seconds `lease` has left; `None` when etcd answers with an error (an etcd before
+    /// 3.4, a user without permission): the check goes on without it.
+    fn lease_ttl(&mut self, lease: i64) -> Result<Option<i64>, Error> {
+        let request = LeaseTtlRequest { id: lease.to_string() };
+        let body = serde_json::to_vec(&request).expect("a lease request serialises");
+        let (endpoint, answer) = self.post(LEASE_TTL_PATH, &body)?;
+        if answer.status != 200 {
+            return Ok(None);
+        }
+        let answer: LeaseTtlResponse = serde_json::from_slice(&answer.body)
+            .map_err(|e| malformed(endpoint, format!("not a lease time-to-live response ({e})")))?;
+        Ok(Some(answer.ttl))
+    }
+
     /// See [`unchanged_since`].
     fn unchanged_since(&mut self, range: &KeyRange, revision: i64, count: u64) -> Result<Option<i64>, Error> {
         // One key looked up, nothing transferred: the header tells the cluster's revision.
@@ -362,7 +394,7 @@ impl<'a> Reader<'a> {
                 BASE64
                     .decode_vec(kv.key.as_bytes(), &mut key)
                     .map_err(|e| malformed(endpoint, format!("a key is not base64 ({e})")))?;
-                sink.pair(&key, decode(endpoint, "value", &kv.value)?)?;
+                sink.leased_pair(&key, decode(endpoint, "value", &kv.value)?, kv.lease)?;
             }
             keys += got as u64;
             if !page.more {
@@ -524,6 +556,22 @@ struct KeyValue<'a> {
     key: Cow<'a, str>,
     #[serde(default, borrow)]
     value: Cow<'a, str>,
+    #[serde(default, deserialize_with = "int64")]
+    lease: i64,
+}
+
+/// The body of a lease time-to-live request and its answer (protobuf JSON names).
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+pub struct LeaseTtlRequest {
+    #[serde(rename = "ID")]
+    pub id: String,
+}
+
+#[derive(Deserialize)]
+struct LeaseTtlResponse {
+    /// Seconds left; -1 when etcd no longer has the lease.
+    #[serde(default, rename = "TTL", deserialize_with = "int64")]
+    ttl: i64,
 }
 
 /// An error answer's body, in either shape etcd's gateway writes: etcd 3.4 and 3.5
@@ -713,6 +761,50 @@ mod tests {
         let second = &t.requests[1].1;
         assert_eq!(second["key"], b64("/p/b\0"));
         assert_eq!(second["revision"], "7");
+    }
+
+    /// Records which pairs came with which lease.
+    #[derive(Default)]
+    struct Leases(Vec<(Vec<u8>, i64)>);
+
+    impl Sink for Leases {
+        fn pair(&mut self, _: &[u8], _: Vec<u8>) -> Result<(), Error> {
+            unreachable!("the reader passes leases on")
+        }
+
+        fn leased_pair(&mut self, key: &[u8], _: Vec<u8>, lease: i64) -> Result<(), Error> {
+            self.0.push((key.to_vec(), lease));
+            Ok(())
+        }
+
+        fn restart(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    #[test]
+    fn each_key_comes_with_its_lease_and_a_lease_ttl_is_one_request() {
+        let mut answer = page(7, &["/p/a", "/p/b"], false, 2);
+        answer["kvs"][1]["lease"] = json!("7587899189297246981");
+        let mut t = Scripted::new(vec![("e1", Ok(answer))]);
+        let mut sink = Leases::default();
+        read_range_into(&mut t, &endpoints(&["e1"]), &range(), 10, None, &mut sink).unwrap();
+        assert_eq!(sink.0, [(b"/p/a".to_vec(), 0), (b"/p/b".to_vec(), 7587899189297246981)]);
+
+        let mut t = Scripted::new(vec![
+            (
+                "e1",
+                Ok(json!({"header": {}, "ID": "5", "TTL": "42", "grantedTTL": "60"})),
+            ),
+            // Expired: etcd answers TTL -1.
+            ("e1", Ok(json!({"header": {}, "ID": "6", "TTL": "-1"}))),
+            // An error answer: not known, and the check goes on.
+            ("e1", Ok(json!({"code": 7, "message": "etcdserver: permission denied"}))),
+        ]);
+        let ttls = lease_ttls(&mut t, &endpoints(&["e1"]), &[5, 6, 7], None).unwrap();
+        assert_eq!(ttls, [Some(42), Some(-1), None]);
+        assert_eq!(t.calls[0].0, LEASE_TTL_PATH);
+        assert_eq!(t.requests[0].1, json!({"ID": "5"}));
     }
 
     #[test]

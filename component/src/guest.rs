@@ -59,6 +59,13 @@ impl wit::Guest for Component {
                 .collect(),
             revision: checked.revision,
             key_count: checked.key_count,
+            leased: (checked.leased.into_iter())
+                .map(|h| wit::LeasedHost {
+                    host: h.host,
+                    lease: h.lease,
+                    ttl_seconds: h.ttl_s,
+                })
+                .collect(),
         })
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::inventory::{self, ALL, Inventory, Kv, LayoutError, META, UNGROUPED};
-use crate::layout::{Entry, Prefix, classify, position_value};
+use crate::layout::{Entry, NO_POSITION, Prefix, classify, position_value};
 use crate::values::{UNSAFE, VAULT, ValueRules};
 
 /// How the file becomes keys.
@@ -204,6 +204,59 @@ fn collect(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Collec
     Ok((out.pairs, out.non_strings, empty_groups.into_iter().collect()))
 }
 
+/// A host that registers itself (`etcd-inventory register`): its groups and variables.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    pub host: &'a str,
+    pub groups: &'a [String],
+    /// Variables as the file's `_meta.hostvars` would give them: strings or any JSON.
+    pub vars: &'a [(String, Value)],
+}
+
+/// The keys that say a registered host: a membership key per group, holding no position
+/// ([`NO_POSITION`]), and its variables, each value written as `import` writes a file's
+/// (typed values, nested keys, vault text: the same writer). Checked as `--list` would read
+/// them, like a file.
+pub fn encode_registration(
+    prefix: &Prefix,
+    registration: Registration<'_>,
+    options: ImportOptions,
+) -> Result<Encoded, ImportError> {
+    let Registration { host, groups, vars } = registration;
+    let error = first_bad("host", std::iter::once(host))
+        .or_else(|| first_bad("group", groups.iter().map(String::as_str)))
+        .or_else(|| first_bad("variable", vars.iter().map(|(name, _)| name.as_str())));
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let mut out = Writer {
+        prefix,
+        typed: options.values.typed_values,
+        nested: options.values.nested_keys,
+        pairs: BTreeMap::new(),
+        non_strings: 0,
+        present: BTreeSet::new(),
+    };
+    for (var, value) in vars {
+        out.var(Entry::HostVar { host, var }, value, host);
+    }
+    for group in groups {
+        out.key(Entry::Member { group, host }, [group, host], NO_POSITION.to_string());
+    }
+    let pairs: Vec<Kv> = (out.pairs.into_iter())
+        .map(|(k, v)| Kv {
+            key: k.into_bytes(),
+            value: v.into_bytes(),
+        })
+        .collect();
+    inventory::build(prefix, &pairs, &options.values).map_err(ImportError::Layout)?;
+    Ok(Encoded {
+        pairs,
+        non_strings: out.non_strings,
+        empty_groups: Vec::new(),
+    })
+}
+
 /// Where `_meta` went wrong: found by walking it, which only an error needs.
 fn meta_shape_error(raw: &RawValue) -> ImportError {
     let at = |what: &str| shape(what.to_string(), "an object with hostvars, an object of hosts");
@@ -384,6 +437,11 @@ fn check_names(groups: &BTreeMap<&str, GroupData>, hostvars: &RawHostVars) -> Re
     error.map_or(Ok(()), Err)
 }
 
+/// A host, group or variable name as one key segment: `Err` names what is wrong with it.
+pub fn check_name(kind: &'static str, name: &str) -> Result<(), ImportError> {
+    first_bad(kind, std::iter::once(name)).map_or(Ok(()), Err)
+}
+
 fn first_bad<'a>(kind: &'static str, mut names: impl Iterator<Item = &'a str>) -> Option<ImportError> {
     names
         .find(|n| n.is_empty() || n.contains('/'))
@@ -406,6 +464,16 @@ pub struct Existing {
     pub key: Vec<u8>,
     pub value: Vec<u8>,
     pub mod_revision: i64,
+    /// The lease the key is attached to (a registered host's), or 0.
+    pub lease: i64,
+}
+
+impl Existing {
+    /// Whether the key belongs to a lease: a registered host's, which `import` leaves alone
+    /// unless asked to replace.
+    pub fn is_leased(&self) -> bool {
+        self.lease != 0
+    }
 }
 
 /// One write, guarded so that a key someone else changed since it was read is not
@@ -653,11 +721,17 @@ pub struct Plan {
     pub changed: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// Leased keys (registered hosts') that differ from the file and were left as they are.
+    pub leased_kept: u64,
+    /// Leased keys changed or deleted (`replace` only): a change detaches the key from its
+    /// lease, as the import's puts carry none.
+    pub leased_touched: u64,
 }
 
 /// Compares the wanted keys with the existing ones (all keys under the prefix) in one
 /// merge of the two sorted lists. Deletes come last, so that with `replace` a reader never
-/// sees a host gone before its new home exists.
+/// sees a host gone before its new home exists. A key attached to a lease (a registered
+/// host's) is neither changed nor deleted unless `replace`; then it is counted.
 pub fn plan(mut wanted: Vec<Kv>, mut existing: Vec<Existing>, replace: bool) -> Plan {
     // Both come sorted (a BTreeMap, etcd's key order): then these sorts cost one pass.
     wanted.sort_unstable_by(|a, b| a.key.cmp(&b.key));
@@ -676,8 +750,10 @@ pub fn plan(mut wanted: Vec<Kv>, mut existing: Vec<Existing>, replace: bool) -> 
                 plan.writes.push(Write::Create { key, value });
             }
             Some(old) if old.value == value => plan.unchanged += 1,
+            Some(old) if old.is_leased() && !replace => plan.leased_kept += 1,
             Some(old) => {
                 plan.changed += 1;
+                plan.leased_touched += u64::from(old.is_leased());
                 plan.writes.push(Write::Change {
                     key,
                     value,
@@ -689,6 +765,7 @@ pub fn plan(mut wanted: Vec<Kv>, mut existing: Vec<Existing>, replace: bool) -> 
     deletes.extend(now);
     if replace {
         plan.deleted = deletes.len() as u64;
+        plan.leased_touched += deletes.iter().filter(|old| old.is_leased()).count() as u64;
         plan.writes.extend(deletes.into_iter().map(|old| Write::Delete {
             key: old.key,
             mod_revision: old.mod_revision,
@@ -1062,6 +1139,89 @@ mod tests {
             key: format!("{PREFIX}/{key}").into_bytes(),
             value: value.as_bytes().to_vec(),
             mod_revision,
+            lease: 0,
+        }
+    }
+
+    #[test]
+    fn leased_keys_are_left_alone_unless_replacing() {
+        let leased = |key: &str, value: &str, rev: i64| Existing {
+            lease: 0x1d,
+            ..existing(key, value, rev)
+        };
+        let wanted = pairs(&[
+            ("hosts/web/a", "0"),
+            ("hostvars/a/ip", "10.0.0.2"),
+            ("hostvars/r/ip", "1"),
+        ]);
+        let now = vec![
+            leased("hosts/web/a", "", 5),
+            existing("hosts/web/b", "0", 4),
+            leased("hostvars/a/ip", "10.0.0.2", 6),
+            leased("hostvars/r/ip", "9", 7),
+            leased("hosts/web/r", "", 7),
+        ];
+        let keep = plan(kvs(&wanted), now.clone(), false);
+        assert_eq!(
+            (keep.changed, keep.unchanged, keep.leased_kept, keep.leased_touched),
+            (0, 1, 2, 0)
+        );
+        assert!(keep.writes.is_empty(), "{:?}", keep.writes);
+        let replace = plan(kvs(&wanted), now, true);
+        // Two leased keys changed, one leased key deleted (and one unleased).
+        assert_eq!((replace.changed, replace.deleted, replace.leased_touched), (2, 2, 3));
+    }
+
+    #[test]
+    fn a_registration_is_written_by_the_import_rules() {
+        let prefix = Prefix::new(PREFIX);
+        let groups = ["web".to_string(), "eu".to_string()];
+        let vars = [
+            ("port".to_string(), json!("8080")),
+            ("n".to_string(), json!(3)),
+            (
+                "secret".to_string(),
+                json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n61"}),
+            ),
+        ];
+        let registration = Registration {
+            host: "web-7",
+            groups: &groups,
+            vars: &vars,
+        };
+        let typed = ImportOptions {
+            values: ValueRules {
+                typed_values: true,
+                ..ValueRules::default()
+            },
+            ..ImportOptions::default()
+        };
+        let encoded = encode_registration(&prefix, registration, typed).unwrap();
+        assert_eq!(encoded.non_strings, 1);
+        assert_eq!(
+            text_pairs(encoded),
+            pairs(&[
+                ("hosts/eu/web-7", ""),
+                ("hosts/web/web-7", ""),
+                ("hostvars/web-7/n", "3"),
+                ("hostvars/web-7/port", "\"8080\""),
+                ("hostvars/web-7/secret", "$ANSIBLE_VAULT;1.1;AES256\n61"),
+            ])
+        );
+        for (host, groups, vars, expected) in [
+            ("a/b", &groups[..], &vars[..], "host name \"a/b\""),
+            ("h", &["x/y".to_string()][..], &vars[..], "group name \"x/y\""),
+            (
+                "h",
+                &groups[..],
+                &[("a/b".to_string(), json!(1))][..],
+                "variable name \"a/b\"",
+            ),
+            ("h", &["_meta".to_string()][..], &vars[..], "_meta"),
+        ] {
+            let registration = Registration { host, groups, vars };
+            let error = encode_registration(&prefix, registration, ImportOptions::default()).unwrap_err();
+            assert!(error.to_string().contains(expected), "{error}");
         }
     }
 

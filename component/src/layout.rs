@@ -38,6 +38,23 @@ impl Prefix {
         format!("{}/{kind}/{a}/{b}", self.0)
     }
 
+    /// The key range that holds every membership key (`hosts/GROUP/HOST`).
+    pub fn members_range(&self) -> KeyRange {
+        KeyRange::with_prefix(format!("{}/{}/", self.0, HOSTS).into_bytes())
+    }
+
+    /// Whether `key` is one of `host`'s own keys: a membership of it, or a variable of it
+    /// (nested variable keys too, whatever the reader's settings: they are the host's).
+    pub fn is_own_key(&self, key: &[u8], host: &str) -> bool {
+        let rest = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| k.strip_prefix(self.dir().as_str()));
+        match rest.and_then(|rest| classify(rest, true)) {
+            Some(Entry::Member { host: h, .. } | Entry::HostVar { host: h, .. }) => h == host,
+            _ => false,
+        }
+    }
+
     /// The key range that holds the variables of one host.
     pub fn host_vars_range(&self, host: &str) -> KeyRange {
         KeyRange::with_prefix(format!("{}/{}/{}/", self.0, HOSTVARS, host).into_bytes())
@@ -104,6 +121,11 @@ pub fn position(value: &[u8]) -> Option<u64> {
     digits.then(|| std::str::from_utf8(value).ok()?.parse().ok()).flatten()
 }
 
+/// The value of a membership key that gives no [`position`]: a host that registers itself
+/// (`etcd-inventory register`) has no place in a file's order, so it follows the imported
+/// hosts of its groups, sorted by name.
+pub const NO_POSITION: &str = "";
+
 /// The value that gives a host or child `index` as its [`position`].
 pub fn position_value(index: usize) -> String {
     index.to_string()
@@ -169,6 +191,26 @@ mod tests {
         let range = Prefix::new("/ansible/").host_vars_range("web01");
         assert_eq!(range.start, b"/ansible/hostvars/web01/");
         assert_eq!(range.end, b"/ansible/hostvars/web010");
+    }
+
+    #[test]
+    fn own_keys_are_a_hosts_memberships_and_variables() {
+        let prefix = Prefix::new("/ansible");
+        assert_eq!(prefix.members_range().start, b"/ansible/hosts/");
+        assert_eq!(prefix.members_range().end, b"/ansible/hosts0");
+        for key in ["/ansible/hosts/web/h1", "/ansible/hostvars/h1/ip"] {
+            assert!(prefix.is_own_key(key.as_bytes(), "h1"), "{key}");
+        }
+        for key in [
+            "/ansible/hosts/web/h10",
+            "/ansible/hosts/h1/x",
+            "/ansible/groupvars/h1/ip",
+            "/ansible/groups/web/h1",
+            "/other/hosts/web/h1",
+        ] {
+            assert!(!prefix.is_own_key(key.as_bytes(), "h1"), "{key}");
+        }
+        assert!(prefix.is_own_key(b"/ansible/hostvars/h1/a/b", "h1"));
     }
 
     fn classify_flat(rest: &str) -> Option<Entry<'_>> {

@@ -121,23 +121,67 @@ pub struct Checked {
     pub revision: i64,
     /// How many keys were read.
     pub key_count: u64,
+    /// Hosts whose keys are attached to a lease (registered hosts), by name, with the
+    /// time their lease has left.
+    pub leased: Vec<check::LeasedHost>,
+}
+
+/// Leases whose time left `check` looks up, one request each; hosts beyond are listed
+/// with the time unknown.
+pub const MAX_LEASE_LOOKUPS: usize = 1000;
+
+/// The pairs of a read, and which keys are attached to a lease.
+#[derive(Default)]
+struct LeasedPairs {
+    kvs: Vec<inventory::Kv>,
+    leased: Vec<(Vec<u8>, i64)>,
+}
+
+impl gateway::Sink for LeasedPairs {
+    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
+        self.kvs.pair(key, value)
+    }
+
+    fn leased_pair(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Result<(), Error> {
+        if lease != 0 {
+            self.leased.push((key.to_vec(), lease));
+        }
+        self.kvs.pair(key, value)
+    }
+
+    fn restart(&mut self) {
+        *self = LeasedPairs::default();
+    }
 }
 
 /// `check`: reads the prefix in one snapshot, as `--list` does, and reports every finding
-/// rather than failing on the first. Run in the sandbox, like `--list`, and so within the
-/// same memory and time limits.
+/// rather than failing on the first; then how long each registered host's lease has left
+/// (read after the snapshot: a lease's time is not part of a revision). Run in the sandbox,
+/// like `--list`, and so within the same memory and time limits.
 pub fn check_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Checked, Error> {
-    let snapshot = gateway::read_range(
+    let mut pairs = LeasedPairs::default();
+    let read = gateway::read_range_into(
         transport,
         &settings.endpoints,
         &settings.prefix.range(),
         settings.page_size,
         settings.credentials.as_ref(),
+        &mut pairs,
     )?;
+    let mut leased = check::leased_hosts(&settings.prefix, &pairs.leased);
+    let mut leases: Vec<i64> = leased.iter().map(|h| h.lease).collect();
+    leases.sort_unstable();
+    leases.dedup();
+    leases.truncate(MAX_LEASE_LOOKUPS);
+    let ttls = gateway::lease_ttls(transport, &settings.endpoints, &leases, settings.credentials.as_ref())?;
+    for host in &mut leased {
+        host.ttl_s = leases.binary_search(&host.lease).ok().and_then(|i| ttls[i]);
+    }
     Ok(Checked {
-        findings: check::check(&settings.prefix, &snapshot.kvs, &settings.values),
-        revision: snapshot.revision,
-        key_count: snapshot.kvs.len() as u64,
+        findings: check::check(&settings.prefix, &pairs.kvs, &settings.values),
+        revision: read.revision,
+        key_count: read.keys,
+        leased,
     })
 }
 

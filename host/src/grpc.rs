@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
 use etcd_inventory::error::{EndpointFailure, Error};
 use etcd_inventory::import::{Existing, Write};
-use etcd_inventory::layout::KeyRange;
+use etcd_inventory::inventory::Kv;
+use etcd_inventory::layout::{KeyRange, Prefix};
 use etcd_inventory::settings::Settings;
 
 use crate::tls;
@@ -106,12 +107,13 @@ impl Etcd {
                 start.push(0);
             }
             kvs.extend(items.into_iter().map(|item| {
-                let mod_revision = item.mod_revision();
+                let (mod_revision, lease) = (item.mod_revision(), item.lease());
                 let (key, value) = item.into_key_value();
                 Existing {
                     key,
                     value,
                     mod_revision,
+                    lease,
                 }
             }));
             if !more {
@@ -153,6 +155,67 @@ impl Etcd {
             .await
             .map_err(|e| self.describe(&e, "write"))?;
         Ok(answer.succeeded())
+    }
+
+    /// A host's own keys (see [`Prefix::is_own_key`]): its memberships, found among every
+    /// membership key, and its variables.
+    pub async fn own_keys(&self, prefix: &Prefix, host: &str) -> Result<Vec<Existing>, String> {
+        let mut own = self.read(&prefix.members_range()).await?.kvs;
+        own.retain(|kv| prefix.is_own_key(&kv.key, host));
+        own.extend(self.read(&prefix.host_vars_range(host)).await?.kvs);
+        Ok(own)
+    }
+
+    /// A new lease of `ttl_s` seconds: its id and the TTL etcd granted.
+    pub async fn grant(&self, ttl_s: i64) -> Result<(i64, i64), String> {
+        let answer = (self.client.lease_client().grant(ttl_s, None).await).map_err(|e| self.describe(&e, "lease"))?;
+        Ok((answer.id(), answer.ttl()))
+    }
+
+    /// In one transaction: every `wanted` key put under `lease`, and every key of `own` that
+    /// is not wanted deleted. Guarded: `Ok(false)` when one of `own` changed since it was
+    /// read, and nothing was written.
+    pub async fn put_leased(&self, lease: i64, wanted: &[Kv], own: &[Existing]) -> Result<bool, String> {
+        let compares = own
+            .iter()
+            .map(|old| Compare::mod_revision(old.key.clone(), CompareOp::Equal, old.mod_revision));
+        let deletes = (own.iter())
+            .filter(|old| !wanted.iter().any(|kv| kv.key == old.key))
+            .map(|old| TxnOp::delete(old.key.clone(), None));
+        let puts = (wanted.iter()).map(|kv| {
+            TxnOp::put(
+                kv.key.clone(),
+                kv.value.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )
+        });
+        let txn = Txn::new()
+            .when(compares.collect::<Vec<_>>())
+            .and_then(deletes.chain(puts).collect::<Vec<_>>());
+        let answer = (self.client.kv_client().txn(txn).await).map_err(|e| self.describe(&e, "write"))?;
+        Ok(answer.succeeded())
+    }
+
+    /// Renews `lease` once. `Ok(false)`: etcd no longer has it (it expired).
+    pub async fn keep_alive(&self, lease: i64) -> Result<bool, String> {
+        match self.client.lease_client().keep_alive(lease).await {
+            Ok(_) => Ok(true),
+            // What etcd-client says when the answer's TTL is 0: the lease is gone.
+            Err(etcd_client::Error::LeaseKeepAliveError(message)) if message == "lease not found" => Ok(false),
+            Err(e) => Err(self.describe(&e, "lease renewal")),
+        }
+    }
+
+    /// Revokes `lease`: etcd deletes every key attached to it, at once.
+    pub async fn revoke(&self, lease: i64) -> Result<(), String> {
+        match self.client.lease_client().revoke(lease).await {
+            Ok(_) => Ok(()),
+            // Already gone: its keys went with it.
+            Err(etcd_client::Error::GRpcStatus(status)) if status.message().contains("requested lease not found") => {
+                Ok(())
+            }
+            Err(e) => Err(self.describe(&e, "lease revocation")),
+        }
     }
 
     fn describe(&self, error: &etcd_client::Error, doing: &str) -> String {

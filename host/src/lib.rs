@@ -6,6 +6,7 @@ pub mod cache;
 pub mod engine_config;
 pub mod grpc;
 pub mod limits;
+pub mod register;
 pub mod sandbox;
 pub mod served;
 pub mod tls;

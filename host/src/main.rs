@@ -17,6 +17,7 @@ use etcd_inventory::inventory::Warnings;
 use etcd_inventory::settings::{self, Flags, Settings};
 use etcd_inventory_host::cache::{Body, Cache, Entry, Trouble};
 use etcd_inventory_host::limits::LimitHit;
+use etcd_inventory_host::register::{self, RegisterRequest, Say};
 use etcd_inventory_host::sandbox::COMPONENT;
 use etcd_inventory_host::sandbox::CheckReport;
 use etcd_inventory_host::write_side::{self, ImportRequest};
@@ -160,6 +161,17 @@ enum Command {
     /// Ansible would treat differently; exit 1 when --list would fail. It runs in the
     /// component's sandbox, within the same limits as --list.
     Check(LimitArgs),
+    /// Put HOST into the inventory under a lease of --ttl seconds, in one transaction, and
+    /// keep the lease alive until SIGTERM or SIGINT, which revokes it: the host leaves at once.
+    #[command(long_about = REGISTER_HELP)]
+    Register(RegisterArgs),
+    /// Delete HOST's own keys (its memberships hosts/*/HOST and its variables
+    /// hostvars/HOST/*) in one transaction, and nothing else.
+    Deregister {
+        /// The host's inventory name.
+        #[arg(value_name = "HOST")]
+        host: String,
+    },
     /// Write the embedded WebAssembly component (the very one this binary runs), for
     /// `wasmtime run -S http`, jco or a program of your own.
     Component {
@@ -186,6 +198,40 @@ not one atomic change. A reader meanwhile sees some transactions and not others;
 etcd-inventory --list is still one consistent snapshot, at one revision. With --replace, \
 deletes run after every put: a host moved between groups may appear in both for a moment, \
 never in neither.";
+
+const REGISTER_HELP: &str = "\
+Put HOST into the inventory under a lease of --ttl seconds: its memberships (hosts/GROUP/HOST, \
+empty values: a registered host follows the imported hosts of its groups, by name) and its \
+variables (hostvars/HOST/NAME, written by the import's rules, --typed-values and --nested-keys \
+included), all in one transaction that also deletes the host's own keys it no longer wants. \
+Then keep the lease alive until SIGTERM or SIGINT, which revokes it: the host leaves the \
+inventory at once. If etcd cannot be reached, renewals are retried every second at most; if the \
+lease expired meanwhile, the host is registered again under a new one. With --once, register \
+and exit: the host stays until the TTL runs out, unless registered again.";
+
+#[derive(clap::Args, Debug)]
+struct RegisterArgs {
+    /// The host's inventory name (no \"/\").
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// A group to be a member of; repeat for more.
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// A variable whose value is the text after the first = (a string); repeat for more.
+    #[arg(long = "var", value_name = "NAME=TEXT")]
+    vars: Vec<String>,
+    /// A variable whose value is JSON (a number, list, map, or a string in quotes); repeat
+    /// for more.
+    #[arg(long = "json-var", value_name = "NAME=JSON")]
+    json_vars: Vec<String>,
+    /// Seconds the host stays after its registrar stops renewing (1 to 9000000000; etcd
+    /// may grant a little more than asked for very short leases).
+    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    ttl: String,
+    /// Register and exit, without keeping the lease alive.
+    #[arg(long)]
+    once: bool,
+}
 
 #[derive(clap::Args, Debug)]
 struct ImportArgs {
@@ -303,10 +349,15 @@ fn run(cli: Cli) -> Result<Printed, String> {
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
     match cli.command {
         Some(Command::Import(args)) => runtime.block_on(import(&settings, args)).map(Printed::ok),
+        Some(Command::Register(args)) => runtime.block_on(register(&settings, args)).map(Printed::ok),
+        Some(Command::Deregister { host }) => runtime
+            .block_on(register::deregister(&settings, &host))
+            .map(Printed::ok),
         Some(Command::Component { .. }) => unreachable!("answered above, without settings"),
         Some(Command::Check(_)) => {
             let report = check(&runtime, &settings)?;
             let mut text: String = report.findings.iter().map(|(_, f)| format!("{f}\n")).collect();
+            text.extend(report.leased.iter().map(|host| format!("{host}\n")));
             text.push_str(&report.summary());
             Ok(Printed {
                 failed: report.has_errors(),
@@ -444,6 +495,51 @@ async fn import(settings: &Settings, args: ImportArgs) -> Result<String, String>
         ));
     }
     Ok(report.to_string())
+}
+
+/// `register`: the request checked before anything is sent, the stop signals set up before
+/// the lease exists (a signal during registration then revokes it right after).
+async fn register(settings: &Settings, args: RegisterArgs) -> Result<String, String> {
+    let ttl_s = register::parse_ttl(&args.ttl)?;
+    let strings = args.vars.iter().map(|v| register::parse_var(v, false));
+    let json = args.json_vars.iter().map(|v| register::parse_var(v, true));
+    let request = RegisterRequest {
+        host: args.host,
+        groups: args.groups,
+        vars: strings.chain(json).collect::<Result<_, _>>()?,
+        ttl_s,
+        once: args.once,
+    };
+    register::encode(settings, &request)?;
+    // `--once` keeps the default actions: a signal ends it at once, as any command.
+    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = if request.once {
+        Box::pin(std::future::pending())
+    } else {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        let (mut term, mut int) = (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?);
+        Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    };
+    let line = |text: &str| {
+        // The registration is announced as it happens: a supervisor may wait for the line.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", printable_line(text)).and_then(|()| out.flush());
+    };
+    register::register(
+        settings,
+        &request,
+        Say {
+            line: &line,
+            warn: &warn,
+        },
+        stop,
+    )
+    .await
 }
 
 /// What every call into the component needs.

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use etcd_inventory::check::LeasedHost;
 use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
 use etcd_inventory::inventory::{LayoutError, Tally, Warnings};
 use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
@@ -145,6 +146,13 @@ impl Sandbox {
             revision: r.revision,
             key_count: r.key_count,
             prefix: settings.prefix.as_str().to_string(),
+            leased: (r.leased.into_iter())
+                .map(|h| LeasedHost {
+                    host: h.host,
+                    lease: h.lease,
+                    ttl_s: h.ttl_seconds,
+                })
+                .collect(),
         };
         Ok(result.map(report).map_err(from_error))
     }
@@ -177,6 +185,8 @@ pub struct CheckReport {
     pub revision: i64,
     pub key_count: u64,
     pub prefix: String,
+    /// Registered hosts and the time their leases have left.
+    pub leased: Vec<LeasedHost>,
 }
 
 impl CheckReport {

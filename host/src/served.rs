@@ -20,7 +20,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use etcd_client::{Client, ConnectOptions, GetOptions, GetResponse, KeyValue, KvClient, ResponseHeader};
-use etcd_inventory::gateway::{AUTHENTICATE_PATH, AuthenticateRequest, RANGE_PATH, RangeRequest};
+use etcd_inventory::gateway::{
+    AUTHENTICATE_PATH, AuthenticateRequest, LEASE_TTL_PATH, LeaseTtlRequest, RANGE_PATH, RangeRequest,
+};
 use etcd_inventory::settings::Settings;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
@@ -69,6 +71,7 @@ struct Session {
     /// Only sessions without a user are shared by requests that carry no token.
     authenticated: bool,
     kv: KvClient,
+    lease: etcd_client::LeaseClient,
 }
 
 /// Keys read from etcd beyond the page the component asked for, kept for its next pages,
@@ -183,7 +186,7 @@ impl GrpcGateway {
 
     /// Whether this transport answers `path` (the component sends nothing else).
     pub fn serves(path: &str) -> bool {
-        path == RANGE_PATH || path == AUTHENTICATE_PATH
+        path == RANGE_PATH || path == AUTHENTICATE_PATH || path == LEASE_TTL_PATH
     }
 
     /// Answers one request of the component, as the gateway at its URL would. `Err` is a
@@ -215,6 +218,7 @@ impl GrpcGateway {
         let call = async {
             match path.as_str() {
                 AUTHENTICATE_PATH => inner.authenticate(&endpoint, &body, dial, advice).await,
+                LEASE_TTL_PATH => inner.lease_ttl(&endpoint, token.as_deref(), &body, dial, advice).await,
                 _ => inner.range(&endpoint, token.as_deref(), &body, dial, advice).await,
             }
         };
@@ -266,6 +270,7 @@ impl Inner {
             endpoint: endpoint.to_string(),
             authenticated: true,
             kv: kv_client(&client),
+            lease: client.lease_client(),
         });
         let token = format!("grpc-session-{}", self.sessions.len() - 1);
         Ok((
@@ -381,6 +386,48 @@ impl Inner {
         ))
     }
 
+    /// `/v3/lease/timetolive`: how long a lease has left, `-1` when etcd no longer has it
+    /// (as etcd answers; the gateway sends the same).
+    async fn lease_ttl(
+        &mut self,
+        endpoint: &str,
+        token: Option<&str>,
+        body: &[u8],
+        dial: Duration,
+        advice: TlsAdvice,
+    ) -> Result<Answer, HttpError> {
+        let id = match serde_json::from_slice::<LeaseTtlRequest>(body).map(|r| r.id.parse::<i64>()) {
+            Ok(Ok(id)) => id,
+            _ => return Ok(error_answer(INVALID_ARGUMENT, "bad lease time-to-live request")),
+        };
+        let session = match self.session(endpoint, token, dial).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return Ok(error_answer(UNAUTHENTICATED, "etcdserver: invalid auth token")),
+            Err(e) => return failure(e, advice),
+        };
+        match self.sessions[session].lease.time_to_live(id, None).await {
+            Ok(answer) => Ok((
+                200,
+                serde_json::to_vec(&serde_json::json!({ "ID": id.to_string(), "TTL": answer.ttl().to_string() }))
+                    .expect("JSON"),
+            )),
+            Err(e) => failure(e, advice),
+        }
+    }
+
+    /// The session a request with `token` (or without) goes to; `None`: a token we did not give.
+    async fn session(
+        &mut self,
+        endpoint: &str,
+        token: Option<&str>,
+        dial: Duration,
+    ) -> Result<Option<usize>, etcd_client::Error> {
+        match token {
+            None => self.anonymous_session(endpoint, dial).await.map(Some),
+            Some(token) => Ok(self.session_of(endpoint, token)),
+        }
+    }
+
     fn options(&self, dial: Duration) -> ConnectOptions {
         let options = ConnectOptions::new().with_connect_timeout(dial);
         match &self.tls {
@@ -404,6 +451,7 @@ impl Inner {
             endpoint: endpoint.to_string(),
             authenticated: false,
             kv: kv_client(&client),
+            lease: client.lease_client(),
         });
         Ok(self.sessions.len() - 1)
     }

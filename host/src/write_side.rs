@@ -39,6 +39,10 @@ pub struct ImportReport {
     pub changed: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// Leased keys (registered hosts') that differ from the file, left as they are.
+    pub leased_kept: u64,
+    /// Leased keys changed or deleted (`--replace`).
+    pub leased_touched: u64,
     /// Variables written as JSON text because they were not strings.
     pub non_strings: u64,
     /// Groups named only as children, taken as empty groups.
@@ -64,9 +68,25 @@ impl std::fmt::Display for ImportReport {
         write!(
             f,
             "{created} key(s) {verb}created, {changed} {verb}changed, {unchanged} unchanged, {deleted} {verb}deleted \
-             under {}/{tail}",
+             under {}/",
             self.prefix
-        )
+        )?;
+        if self.leased_kept > 0 {
+            write!(
+                f,
+                "; {} leased key(s) of registered hosts left as they are (--replace rewrites them)",
+                self.leased_kept
+            )?;
+        }
+        if self.leased_touched > 0 {
+            write!(
+                f,
+                "; {} of the keys changed or deleted {} registered hosts' leased keys (changed ones no longer expire)",
+                self.leased_touched,
+                if self.dry_run { "would be" } else { "were" }
+            )?;
+        }
+        f.write_str(tail)
     }
 }
 
@@ -96,6 +116,8 @@ pub async fn import(settings: &Settings, request: ImportRequest) -> Result<Impor
         changed: plan.changed,
         unchanged: plan.unchanged,
         deleted: plan.deleted,
+        leased_kept: plan.leased_kept,
+        leased_touched: plan.leased_touched,
         non_strings: encoded.non_strings,
         empty_groups: encoded.empty_groups,
         dry_run: request.dry_run,

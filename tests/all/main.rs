@@ -22,6 +22,7 @@ mod limits;
 mod list;
 mod migration;
 mod node;
+mod register;
 mod sandbox;
 mod settings;
 mod snapshot;

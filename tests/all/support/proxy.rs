@@ -75,6 +75,8 @@ struct Shared {
     fired: AtomicUsize,
     /// Faults still waiting for their connection.
     faults: Mutex<Vec<Fault>>,
+    /// An outage: every connection is closed and new ones are closed as they come.
+    outage: AtomicBool,
 }
 
 /// A running proxy; dropping it stops and joins every thread and closes every connection.
@@ -114,6 +116,7 @@ impl Proxy {
             downstream: AtomicUsize::new(0),
             fired: AtomicUsize::new(0),
             faults: Mutex::new(faults),
+            outage: AtomicBool::new(false),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -135,6 +138,12 @@ impl Proxy {
     /// faithful run, it tells where in a read a fault lands.
     pub fn bytes_down(&self) -> usize {
         self.shared.downstream.load(Ordering::SeqCst)
+    }
+
+    /// Starts (`true`) or ends an outage: while it lasts, open connections are closed and
+    /// new ones closed as they are accepted, as if etcd were cut off from its clients.
+    pub fn set_outage(&self, on: bool) {
+        self.shared.outage.store(on, Ordering::SeqCst);
     }
 
     /// How many faults fired (a test should check: a fault that never fired proved nothing).
@@ -190,6 +199,9 @@ fn accept(listener: TcpListener, shared: &Arc<Shared>) {
 /// Sets up one connection: applies a fault due at accept time, connects upstream, and starts
 /// a pump each way. Returns the pumps' handles.
 fn connect(client: TcpStream, mut fault: Option<Fault>, shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
+    if shared.outage.load(Ordering::SeqCst) {
+        return Vec::new(); // dropping `client` closes it
+    }
     let mut garbage = 0;
     if fault.as_ref().is_some_and(|f| f.after_bytes == 0) {
         let f = fault.take().expect("a fault");
@@ -247,6 +259,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mut fault: Option<Fault>, mut ga
     let mut buffer = [0u8; 16 * 1024];
     let mut forwarded = 0usize;
     while !shared.stop.load(Ordering::SeqCst) {
+        if shared.outage.load(Ordering::SeqCst) {
+            return cut(&from, &to);
+        }
         let n = match from.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
