@@ -174,6 +174,26 @@ fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Valu
     (Value::Object(orders), groups)
 }
 
+/// `ansible PATTERN --list-hosts` over `source`, hashing pinned as for the plays.
+fn list_hosts(source: &Path, etcd: &Etcd, pattern: &str, env: &[(&str, &str)]) -> String {
+    let (mut command, home) = ansible_command("ansible", source, etcd);
+    let site = home.path().join("site");
+    std::fs::create_dir(&site).expect("site dir");
+    std::fs::write(site.join("sitecustomize.py"), PIN_GROUP_HASHING).expect("sitecustomize");
+    let run = run(command
+        .env("PYTHONPATH", &site)
+        .env("PYTHONHASHSEED", "0")
+        .envs(env.iter().copied())
+        .args([pattern, "--list-hosts"]));
+    assert_eq!(
+        run.code,
+        Some(0),
+        "ansible {pattern} --list-hosts -i {}: {run:#?}",
+        source.display()
+    );
+    run.stdout
+}
+
 /// `import FILE` with no flags, as a new user runs it first.
 fn import_file(etcd: &Etcd, prefix: &str, file: &Path) -> Run {
     let mut env = READ_AS_FILE.to_vec();
@@ -210,6 +230,13 @@ fn an_imported_inventory_plays_its_hosts_in_the_order_of_the_original_file() {
         let (etcd_orders, etcd_groups) = play_orders(Path::new(binary()), &etcd, &env);
         assert_eq!(etcd_orders, file_orders, "{args:?}: play host order per pattern");
         assert_eq!(etcd_groups, file_groups, "{args:?}: groups[...]");
+        for pattern in ["all", "prod", "dc_east:&web"] {
+            assert_eq!(
+                list_hosts(Path::new(binary()), &etcd, pattern, &env),
+                list_hosts(&ini, &etcd, pattern, &[]),
+                "{args:?}: ansible {pattern} --list-hosts"
+            );
+        }
         // Every group's own hosts and children lists too, in order, and all variables.
         let from_etcd = ansible_json(Path::new(binary()), &etcd, &["--list"], &env);
         assert_eq!(from_etcd, from_file, "{args:?}: ansible-inventory --list");
