@@ -158,8 +158,9 @@ enum Command {
     #[command(long_about = IMPORT_HELP)]
     Import(ImportArgs),
     /// Report, one line each, what in the keyspace --list would refuse or skip, and what
-    /// Ansible would treat differently; exit 1 when --list would fail. It runs in the
-    /// component's sandbox, within the same limits as --list.
+    /// Ansible would treat differently; exit 1 on an error (--list would fail, or Ansible
+    /// will refuse a variable name). It runs in the component's sandbox, within the same
+    /// limits as --list.
     Check(LimitArgs),
     /// Put HOST into the inventory under a lease of --ttl seconds, in one transaction, and
     /// keep the lease alive until SIGTERM or SIGINT, which revokes it: the host leaves at once.
