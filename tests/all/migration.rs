@@ -133,10 +133,29 @@ fn binary_with(etcd: &Etcd, env: &[(&str, &str)], args: &[&str], stdin: Option<&
     }
 }
 
+/// An Ansible `program` over `source` with group hashing pinned (see [`PIN_GROUP_HASHING`])
+/// and `env`; the temporary home lives as long as the command.
+fn pinned_ansible(
+    program: &str,
+    source: &Path,
+    etcd: &Etcd,
+    env: &[(&str, &str)],
+) -> (std::process::Command, tempfile::TempDir) {
+    let (mut command, home) = ansible_command(program, source, etcd);
+    let site = home.path().join("site");
+    std::fs::create_dir(&site).expect("site dir");
+    std::fs::write(site.join("sitecustomize.py"), PIN_GROUP_HASHING).expect("sitecustomize");
+    command
+        .env("PYTHONPATH", &site)
+        .env("PYTHONHASHSEED", "0")
+        .envs(env.iter().copied());
+    (command, home)
+}
+
 /// What one `ansible-playbook` run over `source` sees: the host list of a play on each
 /// pattern (the order plays, `serial` and `run_once` follow) and the `groups` variable.
 fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Value) {
-    let (mut command, home) = ansible_command("ansible-playbook", source, etcd);
+    let (mut command, home) = pinned_ansible("ansible-playbook", source, etcd, env);
     let mut playbook = String::from(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"GROUPS|{{ groups | to_json }}\"\n",
     );
@@ -147,15 +166,7 @@ fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Valu
     }
     let playbook_path = home.path().join("orders.yml");
     std::fs::write(&playbook_path, playbook).expect("playbook");
-    let site = home.path().join("site");
-    std::fs::create_dir(&site).expect("site dir");
-    std::fs::write(site.join("sitecustomize.py"), PIN_GROUP_HASHING).expect("sitecustomize");
-    let run = run(command
-        .env("PYTHONPATH", &site)
-        .env("PYTHONHASHSEED", "0")
-        .envs(env.iter().copied())
-        .args(["-e", "ansible_connection=local"])
-        .arg(&playbook_path));
+    let run = run(command.args(["-e", "ansible_connection=local"]).arg(&playbook_path));
     assert_eq!(run.code, Some(0), "ansible-playbook -i {}: {run:#?}", source.display());
     let mut orders = serde_json::Map::new();
     let mut groups = Value::Null;
@@ -176,15 +187,8 @@ fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Valu
 
 /// `ansible PATTERN --list-hosts` over `source`, hashing pinned as for the plays.
 fn list_hosts(source: &Path, etcd: &Etcd, pattern: &str, env: &[(&str, &str)]) -> String {
-    let (mut command, home) = ansible_command("ansible", source, etcd);
-    let site = home.path().join("site");
-    std::fs::create_dir(&site).expect("site dir");
-    std::fs::write(site.join("sitecustomize.py"), PIN_GROUP_HASHING).expect("sitecustomize");
-    let run = run(command
-        .env("PYTHONPATH", &site)
-        .env("PYTHONHASHSEED", "0")
-        .envs(env.iter().copied())
-        .args([pattern, "--list-hosts"]));
+    let (mut command, _home) = pinned_ansible("ansible", source, etcd, env);
+    let run = run(command.args([pattern, "--list-hosts"]));
     assert_eq!(
         run.code,
         Some(0),
