@@ -70,18 +70,27 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
     })
 }
 
-/// Reads the whole prefix in one snapshot and builds the inventory, as data.
-pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Listed, Error> {
-    // Each page goes into the builder as it arrives: the range is never held whole.
-    let mut builder = inventory::Builder::new(&settings.prefix, &settings.values);
-    let read = gateway::read_range_into(
+/// Reads every key under the prefix in one snapshot, page by page into `sink`.
+fn read_whole_prefix(
+    transport: &mut dyn Transport,
+    settings: &Settings,
+    sink: &mut dyn gateway::Sink,
+) -> Result<gateway::Read, Error> {
+    gateway::read_range_into(
         transport,
         &settings.endpoints,
         &settings.prefix.range(),
         settings.page_size,
         settings.credentials.as_ref(),
-        &mut builder,
-    )?;
+        sink,
+    )
+}
+
+/// Reads the whole prefix in one snapshot and builds the inventory, as data.
+pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Listed, Error> {
+    // Each page goes into the builder as it arrives: the range is never held whole.
+    let mut builder = inventory::Builder::new(&settings.prefix, &settings.values);
+    let read = read_whole_prefix(transport, settings, &mut builder)?;
     // The output is about as long as the keys and values.
     let bytes = builder.bytes();
     let built = builder.finish()?;
@@ -160,14 +169,7 @@ impl gateway::Sink for LeasedPairs {
 /// like `--list`, and so within the same memory and time limits.
 pub fn check_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Checked, Error> {
     let mut pairs = LeasedPairs::default();
-    let read = gateway::read_range_into(
-        transport,
-        &settings.endpoints,
-        &settings.prefix.range(),
-        settings.page_size,
-        settings.credentials.as_ref(),
-        &mut pairs,
-    )?;
+    let read = read_whole_prefix(transport, settings, &mut pairs)?;
     let mut leased = check::leased_hosts(&settings.prefix, &pairs.leased);
     let mut leases: Vec<i64> = leased.iter().map(|h| h.lease).collect();
     leases.sort_unstable();
