@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::etcd::{EtcdError, Refusal, code};
 use crate::inventory::{LayoutError, MAX_NESTING};
 
 /// Why no inventory was produced.
@@ -12,37 +13,10 @@ use crate::inventory::{LayoutError, MAX_NESTING};
 pub enum Error {
     /// A setting is malformed or out of range; the text names it and where it came from.
     InvalidOptions(String),
-    /// No endpoint answered; one entry per endpoint, in order.
-    Unreachable(Vec<EndpointFailure>),
-    /// An endpoint answered with an error status.
-    Gateway(GatewayFailure),
-    /// An endpoint's answer is not a valid range response.
-    MalformedResponse(EndpointFailure),
-    /// etcd refused the user name or password.
-    AuthFailed { user: String, endpoint: String },
-    /// etcd has authentication on, and no user was configured.
-    AuthRequired { endpoint: String },
-    /// etcd's RBAC does not let this user read the keys (a prefix, shown with a final `/`).
-    PermissionDenied { user: Option<String>, keys: String },
+    /// Reading etcd failed.
+    Etcd(EtcdError),
     /// The data under the prefix cannot become a correct inventory.
     Layout(LayoutError),
-}
-
-/// One endpoint that could not be used, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointFailure {
-    pub endpoint: String,
-    pub reason: String,
-}
-
-/// An error answer from an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayFailure {
-    pub endpoint: String,
-    pub status: u16,
-    /// The gRPC status code of the gateway's error body.
-    pub code: Option<i32>,
-    pub message: String,
 }
 
 impl From<LayoutError> for Error {
@@ -51,13 +25,19 @@ impl From<LayoutError> for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl From<EtcdError> for Error {
+    fn from(e: EtcdError) -> Self {
+        Error::Etcd(e)
+    }
+}
 
-impl fmt::Display for Error {
+impl std::error::Error for Error {}
+impl std::error::Error for EtcdError {}
+
+impl fmt::Display for EtcdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidOptions(text) => f.write_str(text),
-            Error::Unreachable(failures) => {
+            EtcdError::Unreachable(failures) => {
                 match failures.as_slice() {
                     [one] => write!(f, "cannot reach etcd at {}: {}", one.endpoint, reason_text(&one.reason))?,
                     many => {
@@ -70,48 +50,77 @@ impl fmt::Display for Error {
                 }
                 f.write_str(" (check that etcd runs there, or set --endpoints, ETCDCTL_ENDPOINTS or etcd.ini)")
             }
-            Error::Gateway(g) => {
-                write!(
-                    f,
-                    "etcd at {} answered HTTP {}: {}",
-                    g.endpoint,
-                    g.status,
-                    endpoint_text(&g.message)
-                )?;
-                match (g.status, g.code) {
-                    (_, Some(7)) | (403, _) => f.write_str(" (the user may not read this prefix)"),
-                    (_, Some(16)) | (401, _) => f.write_str(" (this etcd requires authentication)"),
-                    (_, Some(11)) => f.write_str(" (the revision was compacted twice during one read; try again)"),
-                    (404 | 405, _) => f.write_str(" (is this etcd 3.3 or later with its v3 JSON gateway?)"),
+            EtcdError::Refused(r) => {
+                refusal(f, r)?;
+                match (r.http_status, r.code) {
+                    (_, Some(code::PERMISSION_DENIED)) | (Some(403), _) => {
+                        f.write_str(" (the user may not read this prefix)")
+                    }
+                    (_, Some(code::UNAUTHENTICATED)) | (Some(401), _) => {
+                        f.write_str(" (this etcd requires authentication)")
+                    }
+                    (Some(404 | 405), _) => f.write_str(" (is this etcd 3.3 or later with its v3 JSON gateway?)"),
                     _ => Ok(()),
                 }
             }
-            Error::AuthFailed { user, endpoint } => write!(
+            EtcdError::Compacted(r) => {
+                refusal(f, r)?;
+                f.write_str(" (the revision was compacted twice during one read; try again)")
+            }
+            EtcdError::TooLarge(r) => {
+                refusal(f, r)?;
+                f.write_str(" (an answer was too large even at one key a page: is a value larger than etcd allows?)")
+            }
+            EtcdError::AuthFailed { user, endpoint } => write!(
                 f,
                 "etcd at {endpoint} refused the password of user {user:?} (check ETCDCTL_USER and ETCDCTL_PASSWORD, \
                  --user and --password-file, or username and password in etcd.ini)"
             ),
-            Error::AuthRequired { endpoint } => write!(
+            EtcdError::AuthRequired { endpoint } => write!(
                 f,
                 "etcd at {endpoint} requires authentication and no user is set (set ETCDCTL_USER and \
                  ETCDCTL_PASSWORD, --user and --password-file, or username and password in etcd.ini)"
             ),
-            Error::PermissionDenied { user: Some(user), keys } => write!(
+            EtcdError::PermissionDenied { user: Some(user), keys } => write!(
                 f,
                 "etcd user {user:?} may not read the keys under {keys} (grant one of its roles read on that prefix, \
                  or set --prefix to one it may read)"
             ),
-            Error::PermissionDenied { user: None, keys } => write!(
+            EtcdError::PermissionDenied { user: None, keys } => write!(
                 f,
                 "etcd denies reading the keys under {keys} without a user (set a user whose role may read that \
                  prefix: ETCDCTL_USER, --user or username in etcd.ini)"
             ),
-            Error::MalformedResponse(m) => write!(
+            EtcdError::Malformed(m) => write!(
                 f,
                 "etcd at {} sent an invalid range response: {} (is this an etcd v3 endpoint?)",
                 m.endpoint,
                 reason_text(&m.reason)
             ),
+        }
+    }
+}
+
+/// Who refused and how: `etcd at E answered HTTP 403: ...` through the JSON gateway,
+/// `etcd at E refused the request (gRPC status 7): ...` over gRPC.
+fn refusal(f: &mut fmt::Formatter<'_>, r: &Refusal) -> fmt::Result {
+    let message = endpoint_text(&r.message);
+    match (r.http_status, r.code) {
+        (Some(status), _) => write!(f, "etcd at {} answered HTTP {status}: {message}", r.endpoint),
+        (None, Some(code)) => write!(
+            f,
+            "etcd at {} refused the request (gRPC status {code}): {message}",
+            r.endpoint
+        ),
+        (None, None) => write!(f, "etcd at {} refused the request: {message}", r.endpoint),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidOptions(text) => f.write_str(text),
+            Error::Etcd(e) => e.fmt(f),
             Error::Layout(LayoutError::ChildrenCycle(groups)) => {
                 let path: Vec<Cow<str>> = groups.iter().map(|g| printable(g)).collect();
                 write!(
@@ -268,10 +277,10 @@ mod tests {
 
     #[test]
     fn one_unreachable_endpoint_reads_as_one_line() {
-        let e = Error::Unreachable(vec![EndpointFailure {
+        let e = Error::Etcd(EtcdError::Unreachable(vec![crate::etcd::EndpointFailure {
             endpoint: "http://127.0.0.1:2379".into(),
             reason: "connection refused".into(),
-        }]);
+        }]));
         let text = e.to_string();
         assert!(
             text.starts_with("cannot reach etcd at http://127.0.0.1:2379: connection refused"),
@@ -309,12 +318,12 @@ mod tests {
         assert_eq!(long, format!("{}...", "x".repeat(MAX_ENDPOINT_TEXT)));
         let reason = reason_text(&format!("a\n{}", "x".repeat(10_000)));
         assert_eq!(reason.chars().count(), MAX_REASON_TEXT + 3, "{reason}");
-        let e = Error::Gateway(GatewayFailure {
+        let e = Error::Etcd(EtcdError::Refused(Refusal {
             endpoint: "http://a:1".into(),
-            status: 502,
+            http_status: Some(502),
             code: None,
             message: format!("{page}\u{1b}[31m{}", "y".repeat(5000)),
-        });
+        }));
         let line = e.to_string();
         assert!(!line.contains(['\n', '\r', '\u{1b}']) && line.len() < 400, "{line}");
     }

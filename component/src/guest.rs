@@ -1,28 +1,25 @@
-//! The component's exports and its `wasi:http` transport (wasm32 only). Everything here is
-//! glue: settings, reading and building come from the rest of the crate.
+//! The component's exports, and the imported `etcd` interface as the core's [`Etcd`]
+//! (wasm32 only). Everything here is glue: settings, reading and building come from the
+//! rest of the crate.
 
 use std::io::Write as _;
 
-use crate::error::{EndpointFailure, Error, GatewayFailure};
-use crate::gateway::{HttpResponse, Transport};
+use crate::error::Error;
+use crate::etcd::{EndpointFailure, Etcd, EtcdError, Page, Pair, RangeStamp, Refusal};
 use crate::inventory::{LayoutError, Tally, Vars};
-use crate::settings::{self, Credentials, Endpoint, Settings};
+use crate::layout::KeyRange;
+use crate::settings::{self, Credentials, Settings};
 use crate::values::ValueRules;
 use crate::{Answer, Listed, cli};
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "etcd-inventory",
+    world: "core",
     generate_all,
 });
 
+use etcd_inventory::inventory::etcd;
 use exports::etcd_inventory::inventory::inventory as wit;
-use wasi::http::outgoing_handler;
-use wasi::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
-use wasi::io::streams::StreamError;
-
-/// The largest answer read from one request: a bound on memory and on the read loop.
-const MAX_ANSWER_BYTES: usize = 256 << 20;
 
 struct Component;
 
@@ -31,25 +28,25 @@ export!(Component);
 impl wit::Guest for Component {
     fn list_inventory(options: wit::Options) -> Result<wit::Output, wit::Error> {
         let settings = from_options(options)?;
-        let answer = crate::list_inventory(&mut WasiHttp::new(&settings), &settings)?;
+        let answer = crate::list_inventory(&mut ImportedEtcd::connect(&settings)?, &settings)?;
         Ok(answer.into())
     }
 
     fn read_inventory(options: wit::Options) -> Result<wit::InventoryData, wit::Error> {
         let settings = from_options(options)?;
-        let listed = crate::read_inventory(&mut WasiHttp::new(&settings), &settings)?;
+        let listed = crate::read_inventory(&mut ImportedEtcd::connect(&settings)?, &settings)?;
         Ok(listed.into())
     }
 
     fn host_vars(options: wit::Options, host: String) -> Result<wit::Output, wit::Error> {
         let settings = from_options(options)?;
-        let answer = crate::host_vars(&mut WasiHttp::new(&settings), &settings, &host)?;
+        let answer = crate::host_vars(&mut ImportedEtcd::connect(&settings)?, &settings, &host)?;
         Ok(answer.into())
     }
 
     fn check_inventory(options: wit::Options) -> Result<wit::CheckReport, wit::Error> {
         let settings = from_options(options)?;
-        let checked = crate::check_inventory(&mut WasiHttp::new(&settings), &settings)?;
+        let checked = crate::check_inventory(&mut ImportedEtcd::connect(&settings)?, &settings)?;
         Ok(wit::CheckReport {
             findings: (checked.findings.iter())
                 .map(|finding| wit::Finding {
@@ -69,10 +66,14 @@ impl wit::Guest for Component {
         })
     }
 
+    fn describe_error(error: wit::Error) -> String {
+        from_wit(error).to_string()
+    }
+
     fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<Option<i64>, wit::Error> {
         let settings = from_options(options)?;
         Ok(crate::inventory_unchanged(
-            &mut WasiHttp::new(&settings),
+            &mut ImportedEtcd::connect(&settings)?,
             &settings,
             revision,
             key_count,
@@ -104,11 +105,11 @@ impl exports::wasi::cli::run::Guest for Component {
             .and_then(|ini| settings::resolve(&flags, &env, ini.as_ref()))
             .and_then(refuse_tls_files)
             .and_then(|settings| {
-                let mut http = WasiHttp::new(&settings);
+                let mut etcd = ImportedEtcd::connect(&settings)?;
                 let answer = match &mode {
-                    cli::Mode::List => crate::list_inventory(&mut http, &settings),
-                    cli::Mode::Host(host) => crate::host_vars(&mut http, &settings, host),
-                    cli::Mode::Graph(root) => crate::graph_inventory(&mut http, &settings, root),
+                    cli::Mode::List => crate::list_inventory(&mut etcd, &settings),
+                    cli::Mode::Host(host) => crate::host_vars(&mut etcd, &settings, host),
+                    cli::Mode::Graph(root) => crate::graph_inventory(&mut etcd, &settings, root),
                 }?;
                 Ok((answer, settings.prefix))
             });
@@ -165,122 +166,124 @@ fn from_options(o: wit::Options) -> Result<Settings, Error> {
     )
 }
 
-/// POSTs through the host's `wasi:http/outgoing-handler`.
-struct WasiHttp {
-    connect_timeout_ns: u64,
-    request_timeout_ns: u64,
+/// The imported `etcd` interface as the core's [`Etcd`]: a connection, and the read under way.
+struct ImportedEtcd {
+    client: etcd::Client,
+    read: Option<etcd::RangeRead>,
 }
 
-impl WasiHttp {
-    fn new(settings: &Settings) -> Self {
-        WasiHttp {
-            connect_timeout_ns: u64::from(settings.dial_timeout_ms) * 1_000_000,
-            request_timeout_ns: u64::from(settings.command_timeout_ms) * 1_000_000,
-        }
-    }
-}
-
-impl Transport for WasiHttp {
-    fn post_json(
-        &mut self,
-        endpoint: &str,
-        path: &str,
-        body: &[u8],
-        token: Option<&str>,
-    ) -> Result<HttpResponse, String> {
-        let endpoint = Endpoint::parse(endpoint)?;
-        let mut headers = vec![("content-type".to_string(), b"application/json".to_vec())];
-        if let Some(token) = token {
-            // etcd 3.4 takes the token raw: "Bearer <token>" is rejected.
-            headers.push(("authorization".to_string(), token.as_bytes().to_vec()));
-        }
-        // The error names no header value: the token stays out of messages.
-        let headers = Fields::from_list(&headers).map_err(|_| "a request header was refused")?;
-        let request = OutgoingRequest::new(headers);
-        let scheme = if endpoint.scheme == "https" {
-            Scheme::Https
-        } else {
-            Scheme::Http
+impl ImportedEtcd {
+    fn connect(settings: &Settings) -> Result<ImportedEtcd, Error> {
+        let connection = etcd::Connection {
+            endpoints: settings.endpoints.clone(),
+            credentials: settings.credentials.as_ref().map(|c| etcd::Credentials {
+                user: c.user.clone(),
+                password: c.password.clone(),
+            }),
+            connect_timeout_ms: settings.dial_timeout_ms,
+            request_timeout_ms: settings.command_timeout_ms,
         };
-        request.set_method(&Method::Post).map_err(|()| "method refused")?;
-        request.set_scheme(Some(&scheme)).map_err(|()| "scheme refused")?;
-        request
-            .set_authority(Some(&endpoint.authority))
-            .map_err(|()| "authority refused")?;
-        request.set_path_with_query(Some(path)).map_err(|()| "path refused")?;
+        let client = etcd::Client::connect(&connection).map_err(from_etcd)?;
+        Ok(ImportedEtcd { client, read: None })
+    }
+}
 
-        // Timeouts a host does not support are left to its own defaults.
-        let options = RequestOptions::new();
-        let _ = options.set_connect_timeout(Some(self.connect_timeout_ns));
-        let _ = options.set_first_byte_timeout(Some(self.request_timeout_ns));
-        let _ = options.set_between_bytes_timeout(Some(self.request_timeout_ns));
+impl Etcd for ImportedEtcd {
+    fn read(&mut self, range: &KeyRange, page_size: u32) -> Result<(), EtcdError> {
+        self.read = Some(
+            self.client
+                .read(&range.start, &range.end, page_size)
+                .map_err(from_etcd)?,
+        );
+        Ok(())
+    }
 
-        let outgoing_body = request.body().map_err(|()| "request body unavailable")?;
-        let pending = outgoing_handler::handle(request, Some(options)).map_err(describe)?;
-        let written = write_body(outgoing_body, body);
-
-        // Wait for the answer first: when the host refuses the request, the body write fails
-        // too, and the answer carries the real reason.
-        pending.subscribe().block();
-        let response = match pending.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(describe(code)),
-            Some(Err(())) | None => return Err("the host lost the response".to_string()),
+    fn next_page(&mut self) -> Result<Option<Page>, EtcdError> {
+        let Some(read) = &self.read else {
+            return Ok(None);
         };
-        written?;
+        let page = read.next().map_err(from_etcd)?;
+        Ok(page.map(|page| Page {
+            revision: page.revision,
+            pairs: (page.kvs.into_iter())
+                .map(|kv| Pair {
+                    key: kv.key,
+                    value: kv.value,
+                    lease: kv.lease,
+                })
+                .collect(),
+        }))
+    }
 
-        let status = response.status();
-        let incoming = response.consume().map_err(|()| "response body unavailable")?;
-        let stream = incoming.stream().map_err(|()| "response body unavailable")?;
-        let mut answer = Vec::new();
-        loop {
-            match stream.blocking_read(1 << 16) {
-                Ok(chunk) => answer.extend_from_slice(&chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(format!("the answer broke off: {}", e.to_debug_string()));
-                }
-            }
-            if answer.len() > MAX_ANSWER_BYTES {
-                return Err(format!(
-                    "an answer exceeded {} MiB (lower --page-size)",
-                    MAX_ANSWER_BYTES >> 20
-                ));
-            }
-        }
-        Ok(HttpResponse { status, body: answer })
+    fn current_revision(&mut self, key: &[u8]) -> Result<i64, EtcdError> {
+        self.client.current_revision(key).map_err(from_etcd)
+    }
+
+    fn stamp(&mut self, range: &KeyRange, after: i64) -> Result<RangeStamp, EtcdError> {
+        let stamp = self.client.stamp(&range.start, &range.end, after).map_err(from_etcd)?;
+        Ok(RangeStamp {
+            revision: stamp.revision,
+            count: stamp.count,
+            modified: stamp.modified,
+        })
+    }
+
+    fn lease_ttl(&mut self, lease: i64) -> Result<Option<i64>, EtcdError> {
+        self.client.lease_time_to_live(lease).map_err(from_etcd)
     }
 }
 
-fn write_body(outgoing: OutgoingBody, body: &[u8]) -> Result<(), String> {
-    {
-        let stream = outgoing.write().map_err(|()| "request body stream unavailable")?;
-        // blocking-write-and-flush takes at most 4096 bytes a call.
-        for chunk in body.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| format!("sending the request failed: {e:?}"))?;
-        }
+fn from_etcd(e: etcd::Error) -> EtcdError {
+    let failure = |f: etcd::EndpointFailure| EndpointFailure {
+        endpoint: f.endpoint,
+        reason: f.reason,
+    };
+    let refusal = |r: etcd::Refusal| Refusal {
+        endpoint: r.endpoint,
+        http_status: r.http_status,
+        code: r.code,
+        message: r.message,
+    };
+    match e {
+        etcd::Error::Unreachable(failures) => EtcdError::Unreachable(failures.into_iter().map(failure).collect()),
+        etcd::Error::AuthFailed(a) => EtcdError::AuthFailed {
+            user: a.user,
+            endpoint: a.endpoint,
+        },
+        etcd::Error::AuthRequired(endpoint) => EtcdError::AuthRequired { endpoint },
+        etcd::Error::PermissionDenied(p) => EtcdError::PermissionDenied {
+            user: p.user,
+            keys: p.keys,
+        },
+        etcd::Error::Compacted(r) => EtcdError::Compacted(refusal(r)),
+        etcd::Error::TooLarge(r) => EtcdError::TooLarge(refusal(r)),
+        etcd::Error::Malformed(f) => EtcdError::Malformed(failure(f)),
+        etcd::Error::Refused(r) => EtcdError::Refused(refusal(r)),
     }
-    OutgoingBody::finish(outgoing, None).map_err(describe)
 }
 
-/// A few words for a `wasi:http` error, as they end an "unreachable" line.
-fn describe(code: ErrorCode) -> String {
-    match code {
-        ErrorCode::ConnectionRefused => "connection refused".into(),
-        ErrorCode::ConnectionTimeout => "connection timed out".into(),
-        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => "timed out waiting for an answer".into(),
-        ErrorCode::ConnectionTerminated => "connection closed before an answer".into(),
-        ErrorCode::DnsTimeout => "DNS lookup timed out".into(),
-        ErrorCode::DnsError(e) => format!("DNS lookup failed ({})", e.rcode.unwrap_or_default()),
-        ErrorCode::DestinationNotFound => "host not found".into(),
-        ErrorCode::DestinationUnavailable => "destination unavailable".into(),
-        ErrorCode::HttpRequestDenied => "denied by the host (only the configured endpoints may be reached)".into(),
-        ErrorCode::TlsCertificateError => "TLS certificate not trusted".into(),
-        ErrorCode::HttpProtocolError => "not an HTTP answer".into(),
-        ErrorCode::InternalError(Some(text)) => text,
-        other => format!("{other:?}"),
+fn to_etcd(e: EtcdError) -> etcd::Error {
+    let failure = |f: EndpointFailure| etcd::EndpointFailure {
+        endpoint: f.endpoint,
+        reason: f.reason,
+    };
+    let refusal = |r: Refusal| etcd::Refusal {
+        endpoint: r.endpoint,
+        http_status: r.http_status,
+        code: r.code,
+        message: r.message,
+    };
+    match e {
+        EtcdError::Unreachable(failures) => etcd::Error::Unreachable(failures.into_iter().map(failure).collect()),
+        EtcdError::AuthFailed { user, endpoint } => etcd::Error::AuthFailed(etcd::AuthFailure { user, endpoint }),
+        EtcdError::AuthRequired { endpoint } => etcd::Error::AuthRequired(endpoint),
+        EtcdError::PermissionDenied { user, keys } => {
+            etcd::Error::PermissionDenied(etcd::PermissionDenied { user, keys })
+        }
+        EtcdError::Compacted(r) => etcd::Error::Compacted(refusal(r)),
+        EtcdError::TooLarge(r) => etcd::Error::TooLarge(refusal(r)),
+        EtcdError::Malformed(f) => etcd::Error::Malformed(failure(f)),
+        EtcdError::Refused(r) => etcd::Error::Refused(refusal(r)),
     }
 }
 
@@ -342,37 +345,11 @@ fn variables(vars: Vars) -> Vec<wit::Variable> {
         .collect()
 }
 
-impl From<EndpointFailure> for wit::EndpointFailure {
-    fn from(f: EndpointFailure) -> Self {
-        wit::EndpointFailure {
-            endpoint: f.endpoint,
-            reason: f.reason,
-        }
-    }
-}
-
 impl From<Error> for wit::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidOptions(text) => wit::Error::InvalidOptions(text),
-            Error::Unreachable(failures) => wit::Error::Unreachable(failures.into_iter().map(Into::into).collect()),
-            Error::Gateway(GatewayFailure {
-                endpoint,
-                status,
-                code,
-                message,
-            }) => wit::Error::Gateway(wit::GatewayFailure {
-                endpoint,
-                status,
-                code,
-                message,
-            }),
-            Error::MalformedResponse(f) => wit::Error::MalformedResponse(f.into()),
-            Error::AuthFailed { user, endpoint } => wit::Error::AuthFailed(wit::AuthFailure { user, endpoint }),
-            Error::AuthRequired { endpoint } => wit::Error::AuthRequired(endpoint),
-            Error::PermissionDenied { user, keys } => {
-                wit::Error::PermissionDenied(wit::PermissionDenied { user, keys })
-            }
+            Error::Etcd(e) => wit::Error::Etcd(to_etcd(e)),
             Error::Layout(LayoutError::ChildrenCycle(groups)) => wit::Error::ChildrenCycle(groups),
             Error::Layout(LayoutError::AllAsChild { parent }) => wit::Error::AllAsChild(parent),
             Error::Layout(LayoutError::ReservedGroupName { group }) => wit::Error::ReservedGroupName(group),
@@ -386,5 +363,29 @@ impl From<Error> for wit::Error {
                 wit::Error::NestedClash(wit::NestedClash { value_key, map_key })
             }
         }
+    }
+}
+
+/// The inverse of the conversion above, for `describe-error`.
+fn from_wit(e: wit::Error) -> Error {
+    match e {
+        wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
+        wit::Error::Etcd(e) => Error::Etcd(from_etcd(e)),
+        wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
+        wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
+        wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
+        wit::Error::MarkerName(m) => LayoutError::MarkerName {
+            key: m.key,
+            name: m.name,
+        }
+        .into(),
+        wit::Error::NestedTooDeep(key) => LayoutError::NestedTooDeep { key }.into(),
+        wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
+        wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
+        wit::Error::NestedClash(c) => LayoutError::NestedClash {
+            value_key: c.value_key,
+            map_key: c.map_key,
+        }
+        .into(),
     }
 }

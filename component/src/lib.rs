@@ -5,20 +5,21 @@
 //! - [`layout`]: which keys mean what (the key layout, in one place);
 //! - [`inventory`]: the pure core, key-value pairs to a validated inventory;
 //! - [`values`]: how a stored value becomes a variable (unsafe, vault, typed);
-//! - [`gateway`]: consistent paged reads over etcd's v3 JSON gateway, behind a transport;
+//! - [`etcd`]: etcd as the core reads it (the WIT `etcd` interface as a trait), and the one
+//!   paged, revision-pinned reader;
 //! - [`graph`]: the `--graph` tree view;
 //! - [`import`] and [`check`]: the write side's pure parts (the host does the writing);
 //! - [`settings`]: flag > environment > etcd.ini > default, for every shell;
 //! - [`cli`]: the component's own command line for stock hosts;
 //! - [`error`]: the one error type and its rendering.
 //!
-//! The WIT bindings and the `wasi:http` transport live in a private module compiled only
-//! for wasm32.
+//! The WIT bindings live in a private module compiled only for wasm32 (with the `component`
+//! feature: the gateway component links this crate as a library, without its exports).
 
 pub mod check;
 pub mod cli;
 pub mod error;
-pub mod gateway;
+pub mod etcd;
 pub mod graph;
 pub mod import;
 pub mod inventory;
@@ -26,11 +27,11 @@ pub mod layout;
 pub mod settings;
 pub mod values;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod guest;
 
 use error::Error;
-use gateway::Transport;
+use etcd::Etcd;
 use inventory::Warnings;
 use settings::Settings;
 
@@ -59,8 +60,8 @@ pub struct Listed {
 }
 
 /// `--list`: reads the whole prefix in one snapshot and renders the inventory.
-pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Answer, Error> {
-    let listed = read_inventory(transport, settings)?;
+pub fn list_inventory(etcd: &mut dyn Etcd, settings: &Settings) -> Result<Answer, Error> {
+    let listed = read_inventory(etcd, settings)?;
     Ok(Answer {
         // One allocation, no regrowth.
         json: to_json(&listed.inventory, listed.bytes),
@@ -71,26 +72,15 @@ pub fn list_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
 }
 
 /// Reads every key under the prefix in one snapshot, page by page into `sink`.
-fn read_whole_prefix(
-    transport: &mut dyn Transport,
-    settings: &Settings,
-    sink: &mut dyn gateway::Sink,
-) -> Result<gateway::Read, Error> {
-    gateway::read_range_into(
-        transport,
-        &settings.endpoints,
-        &settings.prefix.range(),
-        settings.page_size,
-        settings.credentials.as_ref(),
-        sink,
-    )
+fn read_whole_prefix(etcd: &mut dyn Etcd, settings: &Settings, sink: &mut dyn etcd::Sink) -> Result<etcd::Read, Error> {
+    etcd::read_into(etcd, &settings.prefix.range(), settings.page_size, sink)
 }
 
 /// Reads the whole prefix in one snapshot and builds the inventory, as data.
-pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Listed, Error> {
+pub fn read_inventory(etcd: &mut dyn Etcd, settings: &Settings) -> Result<Listed, Error> {
     // Each page goes into the builder as it arrives: the range is never held whole.
     let mut builder = inventory::Builder::new(&settings.prefix, &settings.values);
-    let read = read_whole_prefix(transport, settings, &mut builder)?;
+    let read = read_whole_prefix(etcd, settings, &mut builder)?;
     // The output is about as long as the keys and values.
     let bytes = builder.bytes();
     let built = builder.finish()?;
@@ -104,21 +94,20 @@ pub fn read_inventory(transport: &mut dyn Transport, settings: &Settings) -> Res
 }
 
 /// Whether the prefix still holds what a `--list` read at `revision` found in `key_count`
-/// keys: the check that makes a cached inventory exact (see [`gateway::unchanged_since`]).
+/// keys: the check that makes a cached inventory exact (see [`etcd::unchanged_since`]).
 /// `Some(r)`: unchanged as of revision `r`.
 pub fn inventory_unchanged(
-    transport: &mut dyn Transport,
+    etcd: &mut dyn Etcd,
     settings: &Settings,
     revision: i64,
     key_count: u64,
 ) -> Result<Option<i64>, Error> {
-    gateway::unchanged_since(
-        transport,
-        &settings.endpoints,
+    Ok(etcd::unchanged_since(
+        etcd,
         &settings.prefix.range(),
-        (revision, key_count),
-        settings.credentials.as_ref(),
-    )
+        revision,
+        key_count,
+    )?)
 }
 
 /// What `check` found in the keys under the prefix.
@@ -146,7 +135,7 @@ struct LeasedPairs {
     leased: Vec<(Vec<u8>, i64)>,
 }
 
-impl gateway::Sink for LeasedPairs {
+impl etcd::Sink for LeasedPairs {
     fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
         self.kvs.pair(key, value)
     }
@@ -167,15 +156,17 @@ impl gateway::Sink for LeasedPairs {
 /// rather than failing on the first; then how long each registered host's lease has left
 /// (read after the snapshot: a lease's time is not part of a revision). Run in the sandbox,
 /// like `--list`, and so within the same memory and time limits.
-pub fn check_inventory(transport: &mut dyn Transport, settings: &Settings) -> Result<Checked, Error> {
+pub fn check_inventory(etcd: &mut dyn Etcd, settings: &Settings) -> Result<Checked, Error> {
     let mut pairs = LeasedPairs::default();
-    let read = read_whole_prefix(transport, settings, &mut pairs)?;
+    let read = read_whole_prefix(etcd, settings, &mut pairs)?;
     let mut leased = check::leased_hosts(&settings.prefix, &pairs.leased);
     let mut leases: Vec<i64> = leased.iter().map(|h| h.lease).collect();
     leases.sort_unstable();
     leases.dedup();
     leases.truncate(MAX_LEASE_LOOKUPS);
-    let ttls = gateway::lease_ttls(transport, &settings.endpoints, &leases, settings.credentials.as_ref())?;
+    let ttls = (leases.iter())
+        .map(|&lease| etcd.lease_ttl(lease))
+        .collect::<Result<Vec<_>, _>>()?;
     for host in &mut leased {
         host.ttl_s = leases.binary_search(&host.lease).ok().and_then(|i| ttls[i]);
     }
@@ -188,28 +179,22 @@ pub fn check_inventory(transport: &mut dyn Transport, settings: &Settings) -> Re
 }
 
 /// `--graph GROUP`: the tree under a group, as `ansible-inventory --graph` draws it.
-pub fn graph_inventory(transport: &mut dyn Transport, settings: &Settings, root: &str) -> Result<Answer, Error> {
-    let mut answer = list_inventory(transport, settings)?;
+pub fn graph_inventory(etcd: &mut dyn Etcd, settings: &Settings, root: &str) -> Result<Answer, Error> {
+    let mut answer = list_inventory(etcd, settings)?;
     answer.json = graph::render(&answer.json, root)?;
     Ok(answer)
 }
 
 /// `--host NAME`: reads only that host's variables; `{}` for an unknown host.
-pub fn host_vars(transport: &mut dyn Transport, settings: &Settings, host: &str) -> Result<Answer, Error> {
+pub fn host_vars(etcd: &mut dyn Etcd, settings: &Settings, host: &str) -> Result<Answer, Error> {
     let range = settings.prefix.host_vars_range(host);
-    let snapshot = gateway::read_range(
-        transport,
-        &settings.endpoints,
-        &range,
-        settings.page_size,
-        settings.credentials.as_ref(),
-    )?;
-    let built = inventory::host_vars(&settings.prefix, host, &snapshot.kvs, &settings.values)?;
+    let (read, kvs) = etcd::read_all(etcd, &range, settings.page_size)?;
+    let built = inventory::host_vars(&settings.prefix, host, &kvs, &settings.values)?;
     Ok(Answer {
         json: to_json(&built.value, 0),
         warnings: built.warnings,
-        revision: snapshot.revision,
-        key_count: snapshot.kvs.len() as u64,
+        revision: read.revision,
+        key_count: read.keys,
     })
 }
 

@@ -3,18 +3,16 @@
 //! junk bytes, invalid UTF-8, empty segments and loops among groups) go through the same
 //! public functions the shells use. The core must either refuse the data with an error or
 //! produce an inventory that keeps Ansible's invariants, the same one whatever the order
-//! the keys came in, and the same one a paged read through the gateway builds.
+//! the keys came in, and the same one a paged read builds.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
-use etcd_inventory::gateway::{self, HttpResponse, RANGE_PATH, RangeRequest, Transport};
+use etcd_inventory::etcd::{self, Etcd, EtcdError, Page, Pair, RangeStamp};
 use etcd_inventory::inventory::{self, Builder, Inventory, Kv};
 use etcd_inventory::layout::{KeyRange, Prefix};
 use etcd_inventory::values::ValueRules;
@@ -239,71 +237,70 @@ fn in_range<'p>(pairs: &'p [Kv], range: &KeyRange) -> impl Iterator<Item = &'p K
         .filter(move |kv| kv.key >= range.start && (range.end == [0] || kv.key < range.end))
 }
 
-/// An etcd that answers range requests from a fixed set of pairs at one revision.
+/// An etcd that answers paged reads from a fixed set of pairs at one revision.
 struct FakeEtcd {
     pairs: Vec<Kv>,
     revision: i64,
-    requests: usize,
+    /// The read under way: the pairs still to come, and the page size.
+    pending: std::collections::VecDeque<Kv>,
+    page_size: usize,
+    pages: usize,
 }
 
-impl Transport for FakeEtcd {
-    fn post_json(&mut self, _: &str, path: &str, body: &[u8], token: Option<&str>) -> Result<HttpResponse, String> {
-        assert_eq!(path, RANGE_PATH);
-        assert_eq!(token, None);
-        self.requests += 1;
-        assert!(self.requests <= 1000, "the read does not end");
-        let request: RangeRequest = serde_json::from_slice(body).expect("a range request");
-        let start = BASE64.decode(&request.key).expect("base64 key");
-        let end = BASE64
-            .decode(request.range_end.expect("a range"))
-            .expect("base64 range end");
-        assert_eq!(request.revision, (self.requests > 1).then(|| self.revision.to_string()));
-        let range = KeyRange { start, end };
-        let found: Vec<&Kv> = in_range(&self.pairs, &range).collect();
-        let limit: usize = request.limit.expect("a limit").parse().expect("a number");
-        let page: Vec<Value> = found
-            .iter()
-            .take(if limit == 0 { usize::MAX } else { limit })
-            .map(|kv| json!({"key": BASE64.encode(&kv.key), "value": BASE64.encode(&kv.value), "mod_revision": "2"}))
+impl Etcd for FakeEtcd {
+    fn read(&mut self, range: &KeyRange, page_size: u32) -> Result<(), EtcdError> {
+        self.pending = in_range(&self.pairs, range).cloned().collect();
+        self.page_size = page_size as usize;
+        Ok(())
+    }
+
+    fn next_page(&mut self) -> Result<Option<Page>, EtcdError> {
+        self.pages += 1;
+        assert!(self.pages <= 100_000, "the read does not end");
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let taken = self.page_size.min(self.pending.len());
+        let pairs = (self.pending.drain(..taken))
+            .map(|kv| Pair {
+                key: kv.key,
+                value: kv.value,
+                lease: 0,
+            })
             .collect();
-        let mut answer = json!({"header": {"revision": self.revision.to_string()}, "count": found.len().to_string()});
-        if found.len() > page.len() {
-            answer["more"] = json!(true);
-        }
-        if !page.is_empty() {
-            answer["kvs"] = Value::Array(page);
-        }
-        Ok(HttpResponse {
-            status: 200,
-            body: serde_json::to_vec(&answer).unwrap(),
-        })
+        Ok(Some(Page {
+            revision: self.revision,
+            pairs,
+        }))
     }
 
-    fn pause(&mut self, _: u32) {
-        panic!("a healthy etcd is never waited for");
+    fn current_revision(&mut self, _key: &[u8]) -> Result<i64, EtcdError> {
+        Ok(self.revision)
+    }
+
+    fn stamp(&mut self, _range: &KeyRange, _after: i64) -> Result<RangeStamp, EtcdError> {
+        unreachable!("--list does not stamp")
+    }
+
+    fn lease_ttl(&mut self, _lease: i64) -> Result<Option<i64>, EtcdError> {
+        unreachable!("--list reads no lease")
     }
 }
 
-/// `--list` as lib.rs does it: a paged read through the gateway into a builder.
+/// `--list` as lib.rs does it: a paged read into a builder.
 fn list_through_gateway(case: &Case) -> Outcome {
     let prefix = Prefix::new(case.prefix);
     let mut etcd = FakeEtcd {
         pairs: case.pairs.clone(),
         revision: 42,
-        requests: 0,
+        pending: Default::default(),
+        page_size: 0,
+        pages: 0,
     };
     let mut builder = Builder::new(&prefix, &case.rules);
-    let endpoints = ["http://etcd".to_string()];
-    let read = gateway::read_range_into(
-        &mut etcd,
-        &endpoints,
-        &prefix.range(),
-        case.page_size,
-        None,
-        &mut builder,
-    )
-    .map_err(|e| format!("{e:?}"))?;
-    assert_eq!(read.revision, 42);
+    let read =
+        etcd::read_into(&mut etcd, &prefix.range(), case.page_size, &mut builder).map_err(|e| format!("{e:?}"))?;
+    assert_eq!(read.revision, if read.keys == 0 { 0 } else { 42 });
     assert_eq!(read.keys as usize, in_range(&case.pairs, &prefix.range()).count());
     let built = builder.finish().map_err(|e| format!("{e:?}"))?;
     Ok((render(&built.value), built.warnings.skipped.map(|s| s.count)))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
-use etcd_inventory::error::{EndpointFailure, Error};
+use etcd_inventory::etcd::{EndpointFailure, EtcdError};
 use etcd_inventory::import::{Existing, Write};
 use etcd_inventory::inventory::Kv;
 use etcd_inventory::layout::{KeyRange, Prefix};
@@ -251,7 +251,7 @@ fn status_code(error: &etcd_client::Error) -> Option<i32> {
 /// what to check. Unreachable etcd reads as it does for `--list`.
 fn describe(error: &etcd_client::Error, endpoints: &str, user: Option<&str>, doing: &str) -> String {
     let unreachable = |reason: String| {
-        Error::Unreachable(vec![EndpointFailure {
+        EtcdError::Unreachable(vec![EndpointFailure {
             endpoint: endpoints.to_string(),
             reason,
         }])
@@ -302,4 +302,56 @@ pub(crate) fn with_sources(message: &str, mut source: Option<&(dyn std::error::E
         source = inner.source();
     }
     text
+}
+
+/// Why etcd could not be reached, in the words the gateway component uses where the causes
+/// are the same (refused, timed out, TLS), and with what to check otherwise.
+pub(crate) fn unreachable_reason(
+    error: &etcd_client::Error,
+    https: bool,
+    private_ca: bool,
+    client_identity: bool,
+) -> String {
+    let (message, source): (String, Option<&(dyn std::error::Error + 'static)>) = match error {
+        etcd_client::Error::GRpcStatus(status) => (status.message().to_string(), std::error::Error::source(status)),
+        etcd_client::Error::TransportError(e) => (String::new(), Some(e)),
+        other => (other.to_string(), None),
+    };
+    let causes = std::iter::successors(source, |cause| cause.source());
+    for cause in causes {
+        let io = cause.downcast_ref::<std::io::Error>();
+        match io.map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::ConnectionRefused) => return "connection refused".to_string(),
+            Some(std::io::ErrorKind::TimedOut) => return "connection timed out".to_string(),
+            _ => {}
+        }
+        let rustls = (io.and_then(|io| io.get_ref()))
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .or_else(|| cause.downcast_ref::<rustls::Error>());
+        if let Some(rustls) = rustls {
+            return tls::describe_tls(rustls, private_ca, client_identity);
+        }
+    }
+    let text = with_sources(&message, source);
+    // An HTTP/1 answer read as HTTP/2 frames: its first bytes make an impossible frame
+    // length. (A real etcd's stream cut short says "bytes remaining on stream" instead.)
+    let advice = if text.contains("frame with invalid size") {
+        "; this is not etcd's gRPC API: if only etcd's JSON gateway can be reached there, set --transport gateway"
+            .to_string()
+    } else if https
+        && !client_identity
+        && ["closed", "canceled", "received fatal alert"]
+            .iter()
+            .any(|end| text.contains(end))
+    {
+        // With TLS 1.3, etcd refuses a missing client certificate after the handshake: the
+        // connection ends, or, as timing has it, its alert (BadCertificate) comes as text.
+        format!(
+            "; etcd closed the TLS connection, so perhaps {}",
+            tls::client_certificate_check(false)
+        )
+    } else {
+        String::new()
+    };
+    format!("gRPC: {text}{advice}")
 }

@@ -1,14 +1,15 @@
 //! The native host of the etcd-inventory component: loads the precompiled component into
-//! wasmtime with a sandbox that lets it reach only the configured etcd endpoints, and calls
-//! its typed `inventory` export. The `etcd-inventory` binary is a thin shell around this.
+//! wasmtime in a sandbox, answers its `etcd` import over gRPC (or lets the composed
+//! component reach only the configured endpoints' JSON gateway), and calls its typed
+//! `inventory` export. The `etcd-inventory` binary is a thin shell around this.
 
 pub mod cache;
 pub mod engine_config;
 pub mod grpc;
 pub mod limits;
+pub mod reader;
 pub mod register;
 pub mod sandbox;
-pub mod served;
 pub mod tls;
 pub mod write_side;
 

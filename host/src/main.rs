@@ -426,7 +426,8 @@ fn write_component(path: &str) -> Result<Printed, String> {
 /// memory and time limits as `--list` (the keys come from etcd, which is not ours to trust).
 fn check(runtime: &tokio::runtime::Runtime, settings: &Settings) -> Result<CheckReport, String> {
     let egress = EgressPolicy::for_settings(settings)?;
-    let sandbox = Sandbox::new(&settings.limits).map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
+    let sandbox = Sandbox::new(&settings.limits, settings.transport)
+        .map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     runtime
         .block_on(sandbox.check(settings, &egress))
         .map_err(trapped)?
@@ -436,7 +437,8 @@ fn check(runtime: &tokio::runtime::Runtime, settings: &Settings) -> Result<Check
 /// `--list`, `--host` and `--graph`: the component reads etcd in its sandbox.
 fn read_inventory(runtime: &tokio::runtime::Runtime, settings: &Settings, mode: &Mode) -> Result<Output, String> {
     let egress = EgressPolicy::for_settings(settings)?;
-    let sandbox = Sandbox::new(&settings.limits).map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
+    let sandbox = Sandbox::new(&settings.limits, settings.transport)
+        .map_err(|e| format!("cannot load the component: {}", one_line(&e)))?;
     let call = Call {
         runtime,
         sandbox: &sandbox,
@@ -628,7 +630,9 @@ impl Call<'_> {
     /// With the stale fallback on and no endpoint answering, the cached inventory, with a
     /// warning saying how old it is; otherwise the error.
     fn stale_or(&self, entry: Entry, error: Error) -> Result<Output, String> {
-        if !(self.settings.cache.stale_fallback && matches!(error, Error::Unreachable(_))) {
+        if !(self.settings.cache.stale_fallback
+            && matches!(error, Error::Etcd(etcd_inventory::etcd::EtcdError::Unreachable(_))))
+        {
             return Err(error.to_string());
         }
         warn(&format!(

@@ -1,51 +1,68 @@
-//! Runs the component: no filesystem, no environment, no sockets, and outbound HTTP only to
-//! the endpoints of an [`EgressPolicy`]. Answers come back as the core's types, so errors
-//! are rendered by the core's one `Display`.
+//! Runs the component: no filesystem, no environment, no sockets. Under `--transport grpc`
+//! the inventory core runs alone and this host answers its `etcd` import over gRPC
+//! ([`Reader`]); under `--transport gateway` the composed component runs, reaching etcd's
+//! JSON gateway through `wasi:http`, only at the endpoints of an [`EgressPolicy`]. Answers
+//! come back as the core's types, so errors are rendered by the core's one `Display`.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use etcd_inventory::check::LeasedHost;
-use etcd_inventory::error::{EndpointFailure, Error, GatewayFailure};
+use etcd_inventory::error::Error;
+use etcd_inventory::etcd::{EndpointFailure, EtcdError, Refusal};
 use etcd_inventory::inventory::{LayoutError, Tally, Warnings};
+use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
 use etcd_inventory::{Answer, cli::Mode};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use tokio::sync::Mutex;
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::limits::{Deadline, EpochTicker, MemoryLimit};
-use crate::served::GrpcGateway;
+use crate::reader::{PagedRead, Reader};
 use crate::tls::HttpsClient;
 
 mod bindings {
+    // The core's world: its exports are the composed component's too, so these bindings
+    // call either.
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "etcd-inventory:inventory/etcd-inventory",
+        world: "etcd-inventory:inventory/core",
+        imports: { default: async | trappable },
         exports: { default: async },
         with: {
             "wasi": wasmtime_wasi::p2::bindings,
-            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "etcd-inventory:inventory/etcd.client": super::EtcdClient,
+            "etcd-inventory:inventory/etcd.range-read": crate::reader::PagedRead,
         },
     });
 }
 
+use bindings::etcd_inventory::inventory::etcd as wit_etcd;
 use bindings::exports::etcd_inventory::inventory::inventory as wit;
 
-/// The component, compiled ahead of time by build.rs for this binary's target.
-static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.cwasm"));
+/// The inventory core, compiled ahead of time by build.rs for this binary's target: run
+/// under `--transport grpc`, with this host's `etcd`.
+static CORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.cwasm"));
+/// The composed component (the core and the gateway component), compiled likewise: run
+/// under `--transport gateway`.
+static COMPOSED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.cwasm"));
 
-/// The portable component those machine-code bytes were compiled from, for other hosts
-/// (stock wasmtime, jco, another program): the same `.wasm` that `cargo build` leaves in
-/// `target/component/wasm32-wasip2/wasm/`.
+/// The portable component `COMPOSED` was compiled from, for other hosts (stock wasmtime,
+/// jco, another program): the same `.wasm` that the build leaves in `target/component/`.
 pub static COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_inventory.wasm"));
+
+/// The host side of the `etcd` interface's `client`: the store's [`Reader`] does the work.
+#[derive(Debug)]
+pub struct EtcdClient;
 
 /// The loaded component, ready to be instantiated once per call, within the limits of
 /// one command: every call shares its deadline.
 pub struct Sandbox {
     engine: Engine,
-    pre: bindings::EtcdInventoryPre<State>,
+    pre: bindings::CorePre<State>,
     limits: SandboxLimits,
     deadline: Deadline,
     _ticker: EpochTicker,
@@ -58,17 +75,26 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Loads the embedded precompiled component and links WASI and `wasi:http` for it; the
-    /// time limit starts now.
-    pub fn new(limits: &SandboxLimits) -> wasmtime::Result<Sandbox> {
+    /// Loads the embedded precompiled component for `transport` and links WASI and this
+    /// host's `etcd` (gRPC) or `wasi:http` (gateway) for it; the time limit starts now.
+    pub fn new(limits: &SandboxLimits, transport: Transport) -> wasmtime::Result<Sandbox> {
         let engine = Engine::new(&crate::engine_config::config())?;
-        // SAFETY: the bytes are the output of `Engine::precompile_component` from build.rs,
-        // embedded in this binary at compile time, with the same engine configuration.
-        let component = unsafe { Component::deserialize(&engine, PRECOMPILED)? };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        let pre = bindings::EtcdInventoryPre::new(linker.instantiate_pre(&component)?)?;
+        let precompiled = match transport {
+            Transport::Grpc => {
+                wit_etcd::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+                CORE
+            }
+            Transport::Gateway => {
+                wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+                COMPOSED
+            }
+        };
+        // SAFETY: the bytes are the output of `Engine::precompile_component` from build.rs,
+        // embedded in this binary at compile time, with the same engine configuration.
+        let component = unsafe { Component::deserialize(&engine, precompiled)? };
+        let pre = bindings::CorePre::new(linker.instantiate_pre(&component)?)?;
         Ok(Sandbox {
             _ticker: EpochTicker::start(&engine),
             engine,
@@ -159,7 +185,7 @@ impl Sandbox {
 
     /// A fresh instance in a fresh store, for one call, with the memory limit and the
     /// command's deadline.
-    async fn instantiate(&self, egress: &EgressPolicy) -> wasmtime::Result<(Store<State>, bindings::EtcdInventory)> {
+    async fn instantiate(&self, egress: &EgressPolicy) -> wasmtime::Result<(Store<State>, bindings::Core)> {
         let state = State {
             // Nothing from the host's environment, arguments or filesystem.
             wasi: WasiCtxBuilder::new().build(),
@@ -209,13 +235,14 @@ impl CheckReport {
 
 /// Which endpoints the component may send HTTP requests to: exactly the configured ones,
 /// same scheme, same host and port. Everything else is refused with `HttpRequestDenied`.
-/// https requests go through the host's own TLS client ([`HttpsClient`]).
+/// https requests go through the host's own TLS client ([`HttpsClient`]). Under the gRPC
+/// transport, it holds the [`Reader`] that answers the core's `etcd` import instead,
+/// shared by the calls of one command.
 #[derive(Debug, Clone)]
 pub struct EgressPolicy {
     allowed: Arc<Vec<Endpoint>>,
     https: Option<Arc<HttpsClient>>,
-    /// When set, the component's etcd requests are answered over gRPC instead.
-    grpc: Option<GrpcGateway>,
+    grpc: Option<Arc<Mutex<Reader>>>,
 }
 
 impl EgressPolicy {
@@ -241,7 +268,7 @@ impl EgressPolicy {
     pub fn for_settings(settings: &Settings) -> Result<EgressPolicy, String> {
         let mut policy = EgressPolicy::new(&settings.endpoints, &settings.tls).map_err(|e| e.to_string())?;
         if settings.transport == Transport::Grpc {
-            policy.grpc = Some(GrpcGateway::new(settings)?);
+            policy.grpc = Some(Arc::new(Mutex::new(Reader::new(settings)?)));
         }
         Ok(policy)
     }
@@ -274,15 +301,6 @@ impl WasiHttpHooks for EgressPolicy {
     ) -> ResponseFuture {
         if !self.allows(request.uri()) {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        if let Some(grpc) = self.grpc.clone().filter(|_| GrpcGateway::serves(request.uri().path())) {
-            return Box::new(async move {
-                let response = grpc.send(request, options).await?;
-                Ok((
-                    response,
-                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
-                ))
-            });
         }
         if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
             let Some(https) = self.https.clone() else {
@@ -328,14 +346,20 @@ impl WasiHttpView for State {
     }
 }
 
+/// The options the component is called with. Under the gRPC transport the credentials stay
+/// in this host: its own `etcd` logs in, and the component never sees the password.
 fn to_options(s: &Settings) -> wit::Options {
+    let credentials = match s.transport {
+        Transport::Grpc => None,
+        Transport::Gateway => s.credentials.as_ref(),
+    };
     wit::Options {
         endpoints: s.endpoints.clone(),
         prefix: s.prefix.as_str().to_string(),
         page_size: s.page_size,
         connect_timeout_ms: s.dial_timeout_ms,
         request_timeout_ms: s.command_timeout_ms,
-        credentials: s.credentials.as_ref().map(|c| wit::Credentials {
+        credentials: credentials.map(|c| wit_etcd::Credentials {
             user: c.user.clone(),
             password: c.password.clone(),
         }),
@@ -364,34 +388,11 @@ fn from_output(o: wit::Output) -> Answer {
     }
 }
 
-fn from_failure(f: wit::EndpointFailure) -> EndpointFailure {
-    EndpointFailure {
-        endpoint: f.endpoint,
-        reason: f.reason,
-    }
-}
-
 /// The WIT error back into the core's, whose `Display` is the one rendering of errors.
 fn from_error(e: wit::Error) -> Error {
     match e {
         wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
-        wit::Error::Unreachable(failures) => Error::Unreachable(failures.into_iter().map(from_failure).collect()),
-        wit::Error::Gateway(g) => Error::Gateway(GatewayFailure {
-            endpoint: g.endpoint,
-            status: g.status,
-            code: g.code,
-            message: g.message,
-        }),
-        wit::Error::MalformedResponse(f) => Error::MalformedResponse(from_failure(f)),
-        wit::Error::AuthFailed(a) => Error::AuthFailed {
-            user: a.user,
-            endpoint: a.endpoint,
-        },
-        wit::Error::AuthRequired(endpoint) => Error::AuthRequired { endpoint },
-        wit::Error::PermissionDenied(p) => Error::PermissionDenied {
-            user: p.user,
-            keys: p.keys,
-        },
+        wit::Error::Etcd(e) => Error::Etcd(from_etcd_error(e)),
         wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
         wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
         wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
@@ -408,5 +409,165 @@ fn from_error(e: wit::Error) -> Error {
             map_key: c.map_key,
         }
         .into(),
+    }
+}
+
+fn from_etcd_error(e: wit_etcd::Error) -> EtcdError {
+    let failure = |f: wit_etcd::EndpointFailure| EndpointFailure {
+        endpoint: f.endpoint,
+        reason: f.reason,
+    };
+    let refusal = |r: wit_etcd::Refusal| Refusal {
+        endpoint: r.endpoint,
+        http_status: r.http_status,
+        code: r.code,
+        message: r.message,
+    };
+    match e {
+        wit_etcd::Error::Unreachable(failures) => EtcdError::Unreachable(failures.into_iter().map(failure).collect()),
+        wit_etcd::Error::AuthFailed(a) => EtcdError::AuthFailed {
+            user: a.user,
+            endpoint: a.endpoint,
+        },
+        wit_etcd::Error::AuthRequired(endpoint) => EtcdError::AuthRequired { endpoint },
+        wit_etcd::Error::PermissionDenied(p) => EtcdError::PermissionDenied {
+            user: p.user,
+            keys: p.keys,
+        },
+        wit_etcd::Error::Compacted(r) => EtcdError::Compacted(refusal(r)),
+        wit_etcd::Error::TooLarge(r) => EtcdError::TooLarge(refusal(r)),
+        wit_etcd::Error::Malformed(f) => EtcdError::Malformed(failure(f)),
+        wit_etcd::Error::Refused(r) => EtcdError::Refused(refusal(r)),
+    }
+}
+
+fn to_etcd_error(e: EtcdError) -> wit_etcd::Error {
+    let failure = |f: EndpointFailure| wit_etcd::EndpointFailure {
+        endpoint: f.endpoint,
+        reason: f.reason,
+    };
+    let refusal = |r: Refusal| wit_etcd::Refusal {
+        endpoint: r.endpoint,
+        http_status: r.http_status,
+        code: r.code,
+        message: r.message,
+    };
+    match e {
+        EtcdError::Unreachable(failures) => wit_etcd::Error::Unreachable(failures.into_iter().map(failure).collect()),
+        EtcdError::AuthFailed { user, endpoint } => {
+            wit_etcd::Error::AuthFailed(wit_etcd::AuthFailure { user, endpoint })
+        }
+        EtcdError::AuthRequired { endpoint } => wit_etcd::Error::AuthRequired(endpoint),
+        EtcdError::PermissionDenied { user, keys } => {
+            wit_etcd::Error::PermissionDenied(wit_etcd::PermissionDenied { user, keys })
+        }
+        EtcdError::Compacted(r) => wit_etcd::Error::Compacted(refusal(r)),
+        EtcdError::TooLarge(r) => wit_etcd::Error::TooLarge(refusal(r)),
+        EtcdError::Malformed(f) => wit_etcd::Error::Malformed(failure(f)),
+        EtcdError::Refused(r) => wit_etcd::Error::Refused(refusal(r)),
+    }
+}
+
+impl State {
+    /// The command's gRPC reader; only the gRPC transport links `etcd`, and gives one.
+    fn reader(&self) -> wasmtime::Result<Arc<Mutex<Reader>>> {
+        (self.hooks.grpc.clone()).ok_or_else(|| wasmtime::format_err!("no gRPC reader for the etcd import"))
+    }
+}
+
+impl wit_etcd::Host for State {}
+
+impl wit_etcd::HostClient for State {
+    async fn connect(
+        &mut self,
+        _connection: wit_etcd::Connection,
+    ) -> wasmtime::Result<Result<Resource<EtcdClient>, wit_etcd::Error>> {
+        // Connected lazily, with this host's own settings: nothing to check here.
+        Ok(Ok(self.table.push(EtcdClient)?))
+    }
+
+    async fn read(
+        &mut self,
+        _client: Resource<EtcdClient>,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        page_size: u32,
+    ) -> wasmtime::Result<Result<Resource<PagedRead>, wit_etcd::Error>> {
+        let read = self.reader()?.lock().await.read(&KeyRange { start, end }, page_size);
+        Ok(Ok(self.table.push(read)?))
+    }
+
+    async fn current_revision(
+        &mut self,
+        _client: Resource<EtcdClient>,
+        key: Vec<u8>,
+    ) -> wasmtime::Result<Result<i64, wit_etcd::Error>> {
+        let reader = self.reader()?;
+        let answer = reader.lock().await.current_revision(&key).await;
+        Ok(answer.map_err(to_etcd_error))
+    }
+
+    async fn stamp(
+        &mut self,
+        _client: Resource<EtcdClient>,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        after: i64,
+    ) -> wasmtime::Result<Result<wit_etcd::RangeStamp, wit_etcd::Error>> {
+        let reader = self.reader()?;
+        let answer = reader.lock().await.stamp(&KeyRange { start, end }, after).await;
+        Ok(answer
+            .map(|s| wit_etcd::RangeStamp {
+                revision: s.revision,
+                count: s.count,
+                modified: s.modified,
+            })
+            .map_err(to_etcd_error))
+    }
+
+    async fn lease_time_to_live(
+        &mut self,
+        _client: Resource<EtcdClient>,
+        lease: i64,
+    ) -> wasmtime::Result<Result<Option<i64>, wit_etcd::Error>> {
+        let reader = self.reader()?;
+        let answer = reader.lock().await.lease_ttl(lease).await;
+        Ok(answer.map_err(to_etcd_error))
+    }
+
+    async fn drop(&mut self, client: Resource<EtcdClient>) -> wasmtime::Result<()> {
+        self.table.delete(client)?;
+        Ok(())
+    }
+}
+
+impl wit_etcd::HostRangeRead for State {
+    async fn next(
+        &mut self,
+        read: Resource<PagedRead>,
+    ) -> wasmtime::Result<Result<Option<wit_etcd::Page>, wit_etcd::Error>> {
+        let reader = self.reader()?;
+        let mut reader = reader.lock().await;
+        let paged = self.table.get_mut(&read)?;
+        let page = match paged.next_page(&mut reader).await {
+            Ok(page) => page,
+            Err(e) => return Ok(Err(to_etcd_error(e))),
+        };
+        let revision = paged.revision();
+        Ok(Ok(page.map(|kvs| wit_etcd::Page {
+            revision,
+            kvs: (kvs.into_iter())
+                .map(|kv| {
+                    let lease = kv.lease();
+                    let (key, value) = kv.into_key_value();
+                    wit_etcd::KeyValue { key, value, lease }
+                })
+                .collect(),
+        })))
+    }
+
+    async fn drop(&mut self, read: Resource<PagedRead>) -> wasmtime::Result<()> {
+        self.table.delete(read)?;
+        Ok(())
     }
 }

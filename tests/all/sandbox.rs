@@ -2,7 +2,8 @@
 
 use etcd_inventory::cli::Mode;
 use etcd_inventory::error::Error;
-use etcd_inventory::settings::{Flags, TlsFiles, resolve};
+use etcd_inventory::etcd::EtcdError;
+use etcd_inventory::settings::{Flags, TlsFiles, Transport, resolve};
 use etcd_inventory_host::{EgressPolicy, Sandbox};
 
 use crate::support::{Etcd, SAMPLE_KV, etcd::free_port};
@@ -12,7 +13,10 @@ fn settings_for(endpoint: &str) -> etcd_inventory::settings::Settings {
         endpoints: Some(endpoint.to_string()),
         ..Flags::default()
     };
-    resolve(&flags, &|_| None, None).expect("settings")
+    let mut settings = resolve(&flags, &|_| None, None).expect("settings");
+    // The egress policy is the gateway transport's: the composed component's wasi:http.
+    settings.transport = Transport::Gateway;
+    settings
 }
 
 fn run(settings: &etcd_inventory::settings::Settings, egress: &EgressPolicy) -> Result<etcd_inventory::Answer, Error> {
@@ -20,7 +24,7 @@ fn run(settings: &etcd_inventory::settings::Settings, egress: &EgressPolicy) -> 
         .enable_all()
         .build()
         .expect("runtime");
-    let sandbox = Sandbox::new(&Default::default()).expect("load the component");
+    let sandbox = Sandbox::new(&Default::default(), Transport::Gateway).expect("load the component");
     runtime
         .block_on(sandbox.run(&Mode::List, settings, egress))
         .expect("no trap")
@@ -35,7 +39,7 @@ fn requests_outside_the_egress_policy_are_denied() {
     let elsewhere =
         EgressPolicy::new(&[format!("http://127.0.0.1:{}", free_port())], &TlsFiles::default()).expect("policy");
     match run(&settings, &elsewhere) {
-        Err(Error::Unreachable(failures)) => {
+        Err(Error::Etcd(EtcdError::Unreachable(failures))) => {
             assert_eq!(failures.len(), 1);
             assert_eq!(failures[0].endpoint, etcd.endpoint);
             assert!(failures[0].reason.contains("denied by the host"), "{failures:?}");
@@ -45,7 +49,10 @@ fn requests_outside_the_egress_policy_are_denied() {
     // Same host and port but another scheme is another endpoint.
     let https =
         EgressPolicy::new(&[etcd.endpoint.replace("http://", "https://")], &TlsFiles::default()).expect("policy");
-    assert!(matches!(run(&settings, &https), Err(Error::Unreachable(_))));
+    assert!(matches!(
+        run(&settings, &https),
+        Err(Error::Etcd(EtcdError::Unreachable(_)))
+    ));
 }
 
 #[test]

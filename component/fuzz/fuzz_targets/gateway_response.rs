@@ -14,7 +14,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use etcd_inventory::gateway::{self, AUTHENTICATE_PATH, HttpResponse, RANGE_PATH, RangeRequest, Transport};
+use etcd_gateway::{AUTHENTICATE_PATH, Gateway, HttpResponse, RANGE_PATH, RangeRequest, Transport};
+use etcd_inventory::etcd;
 use etcd_inventory::inventory::{Builder, Kv};
 use etcd_inventory::layout::Prefix;
 use etcd_inventory::settings::Credentials;
@@ -99,6 +100,9 @@ fuzz_target!(|data: &[u8]| {
     let prefix = Prefix::new("/ansible");
     let range = prefix.range();
 
+    let Ok(mut gateway) = Gateway::connect(&mut transport, endpoints, credentials.cloned()) else {
+        return;
+    };
     let read = if options & 32 != 0 {
         let rules = ValueRules {
             trust_templates: false,
@@ -106,7 +110,7 @@ fuzz_target!(|data: &[u8]| {
             nested_keys: true,
         };
         let mut builder = Builder::new(&prefix, &rules);
-        let read = gateway::read_range_into(&mut transport, endpoints, &range, page_size, credentials, &mut builder);
+        let read = etcd::read_into(&mut gateway, &range, page_size, &mut builder);
         if read.is_ok()
             && let Ok(built) = builder.finish()
         {
@@ -116,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
         read
     } else {
         let mut kvs: Vec<Kv> = Vec::new();
-        let read = gateway::read_range_into(&mut transport, endpoints, &range, page_size, credentials, &mut kvs);
+        let read = etcd::read_into(&mut gateway, &range, page_size, &mut kvs);
         if let Ok(read) = &read {
             assert_eq!(read.keys, kvs.len() as u64, "every key counted once");
         }
@@ -124,12 +128,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let Ok(read) = read else { return };
     if options & 64 != 0 {
-        let _ = gateway::unchanged_since(
-            &mut transport,
-            endpoints,
-            &range,
-            (read.revision, read.keys),
-            credentials,
-        );
+        let _ = etcd::unchanged_since(&mut gateway, &range, read.revision, read.keys);
     }
 });

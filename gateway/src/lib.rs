@@ -1,19 +1,21 @@
-//! Reading a key range through etcd's v3 JSON gateway (`POST /v3/kv/range`), page by page,
-//! every page pinned to the revision of the first, so the result is one consistent snapshot
-//! however others write meanwhile; with a user, after one `POST /v3/auth/authenticate`.
-//! The HTTP itself is behind [`Transport`], so this logic is the same under every host and
-//! is unit-tested natively.
+//! The `etcd` interface over etcd's v3 JSON gateway (`POST /v3/kv/range`...): the gateway
+//! component, composed with the inventory core into the portable `etcd_inventory.wasm`.
+//! Reads are paged, every page pinned to the revision of the first; with a user, after one
+//! `POST /v3/auth/authenticate`; a member that stops answering passes the read to the next.
+//! The HTTP itself is behind [`Transport`] (`wasi:http` in the component), so this logic is
+//! unit-tested natively.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::borrow::Cow;
 
+use etcd_inventory::etcd::{EndpointFailure, Etcd, EtcdError, Page, Pair, RangeStamp, Refusal, code};
+use etcd_inventory::layout::KeyRange;
+use etcd_inventory::settings::Credentials;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::{EndpointFailure, Error, GatewayFailure};
-use crate::inventory::Kv;
-use crate::layout::KeyRange;
-use crate::settings::Credentials;
+#[cfg(target_arch = "wasm32")]
+mod guest;
 
 /// The gateway path of the range call (`/v3beta` and `/v3alpha` are older aliases).
 pub const RANGE_PATH: &str = "/v3/kv/range";
@@ -21,15 +23,6 @@ pub const RANGE_PATH: &str = "/v3/kv/range";
 pub const AUTHENTICATE_PATH: &str = "/v3/auth/authenticate";
 /// How long a lease has left (`check`'s leased hosts): etcd 3.4 and later.
 pub const LEASE_TTL_PATH: &str = "/v3/lease/timetolive";
-
-/// gRPC status codes that etcd's gateway puts in error bodies.
-const CODE_INVALID_ARGUMENT: i32 = 3;
-const CODE_PERMISSION_DENIED: i32 = 7;
-const CODE_RESOURCE_EXHAUSTED: i32 = 8;
-const CODE_FAILED_PRECONDITION: i32 = 9;
-const CODE_OUT_OF_RANGE: i32 = 11;
-const CODE_UNAVAILABLE: i32 = 14;
-const CODE_UNAUTHENTICATED: i32 = 16;
 
 /// Pages are sized to about this many bytes of answer, far below the 4 MiB that older
 /// gateways accept: after each page the next limit follows the bytes per key seen so far.
@@ -65,347 +58,220 @@ pub trait Transport {
     }
 }
 
-/// A consistent read of a key range.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The revision every page was read at.
-    pub revision: i64,
-    /// Every pair in the range, in key order.
-    pub kvs: Vec<Kv>,
-}
-
-/// Takes a read's pairs page by page as they arrive, so that a large range is never held
-/// whole, neither as answers nor as pairs.
-pub trait Sink {
-    /// One pair; pairs come in key order.
-    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error>;
-    /// One pair and the lease it is attached to (0: none). Only `check` wants leases.
-    fn leased_pair(&mut self, key: &[u8], value: Vec<u8>, _lease: i64) -> Result<(), Error> {
-        self.pair(key, value)
-    }
-    /// The read starts again from the first key at a newer revision (the one it was pinned
-    /// to was compacted away): forget every pair so far.
-    fn restart(&mut self);
-}
-
-impl Sink for Vec<Kv> {
-    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
-        self.push(Kv {
-            key: key.to_vec(),
-            value,
-        });
-        Ok(())
+/// A transport borrowed: tests and the fuzz target look at it after the read.
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn post_json(
+        &mut self,
+        endpoint: &str,
+        path: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<HttpResponse, String> {
+        (**self).post_json(endpoint, path, body, token)
     }
 
-    fn restart(&mut self) {
-        self.clear();
+    fn pause(&mut self, ms: u32) {
+        (**self).pause(ms);
     }
 }
 
-impl Sink for crate::inventory::Builder<'_> {
-    fn pair(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), Error> {
-        Ok(self.add(key, value)?)
-    }
-
-    fn restart(&mut self) {
-        *self = crate::inventory::Builder::new(self.prefix(), self.rules());
-    }
-}
-
-/// What a streamed read saw: the revision it was pinned to and how many keys it passed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Read {
-    pub revision: i64,
-    pub keys: u64,
-}
-
-/// Reads every key in `range` into a [`Snapshot`]; see [`read_range_into`].
-pub fn read_range(
-    transport: &mut dyn Transport,
-    endpoints: &[String],
-    range: &KeyRange,
-    page_size: u32,
-    credentials: Option<&Credentials>,
-) -> Result<Snapshot, Error> {
-    let mut kvs = Vec::new();
-    let read = read_range_into(transport, endpoints, range, page_size, credentials, &mut kvs)?;
-    Ok(Snapshot {
-        revision: read.revision,
-        kvs,
-    })
-}
-
-/// Reads every key in `range` into `sink`, at most `page_size` keys per request (fewer
-/// when values are large), from the first endpoint that answers; a member that stops
-/// answering passes the read to the next, at the same revision. With `credentials`,
-/// authenticates once first (it is costly on the server), and once more if etcd later
-/// rejects the token.
-pub fn read_range_into(
-    transport: &mut dyn Transport,
-    endpoints: &[String],
-    range: &KeyRange,
-    page_size: u32,
-    credentials: Option<&Credentials>,
-    sink: &mut dyn Sink,
-) -> Result<Read, Error> {
-    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
-    match reader.read_all(range, page_size, sink) {
-        // The pinned revision was compacted away between two pages: start again once at the
-        // current revision. A second compaction during one run means something is
-        // compacting aggressively; report it rather than loop.
-        Err(Error::Gateway(failure)) if failure.code == Some(CODE_OUT_OF_RANGE) => {
-            sink.restart();
-            reader.read_all(range, page_size, sink)
-        }
-        other => other,
-    }
-}
-
-/// Whether `range` still holds exactly what it held at `revision`, when it had `count`
-/// keys, asked without transferring a single value: what a cache needs to be never stale.
-/// `Some(r)`: unchanged as of revision `r` (at least `revision`), which a cache may keep as
-/// its new stamp, so the next check can again be the one cheap lookup. `None`: changed.
-///
-/// Why this is exact: a put sets the key's mod_revision to the put's revision, so a key put
-/// after `revision` (new, changed, or deleted and put again) has a mod_revision above it for
-/// as long as it exists. If no key in the range has one, every key there now was last
-/// written at or before `revision`, with the value it had then: the range now is a subset
-/// of the range then. A subset with as many keys is the same set. So "no key modified
-/// since, and the same count" means unchanged, and any put or delete breaks one of the two.
-/// If the cluster's revision is still `revision`, nothing was written anywhere: one cheap
-/// lookup answers.
-pub fn unchanged_since(
-    transport: &mut dyn Transport,
-    endpoints: &[String],
-    range: &KeyRange,
-    stamp: (i64, u64),
-    credentials: Option<&Credentials>,
-) -> Result<Option<i64>, Error> {
-    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
-    reader.unchanged_since(range, stamp.0, stamp.1)
-}
-
-/// Seconds each lease has left (`None` where etcd would not say; negative: expired), one
-/// request each.
-pub fn lease_ttls(
-    transport: &mut dyn Transport,
-    endpoints: &[String],
-    leases: &[i64],
-    credentials: Option<&Credentials>,
-) -> Result<Vec<Option<i64>>, Error> {
-    let mut reader = Reader::authenticated(transport, endpoints, credentials)?;
-    leases.iter().map(|&lease| reader.lease_ttl(lease)).collect()
-}
-
-struct Reader<'a> {
-    transport: &'a mut dyn Transport,
-    endpoints: &'a [String],
-    /// The endpoint that answered last; later pages go there first.
+/// etcd through its JSON gateway: the endpoints, the user's token, and the read under way.
+#[derive(Debug)]
+pub struct Gateway<T> {
+    transport: T,
+    endpoints: Vec<String>,
+    /// The endpoint that answered last; later requests go there first.
     current: usize,
-    credentials: Option<&'a Credentials>,
+    credentials: Option<Credentials>,
     /// etcd's auth token; it never leaves this reader and the transport.
     token: Option<String>,
     /// Set once a rejected token was replaced: a second rejection is an error, not a loop.
     reauthenticated: bool,
+    read: Option<PagedRead>,
 }
 
-impl<'a> Reader<'a> {
-    /// A reader holding a token when a user is given (one authentication per reader).
-    fn authenticated(
-        transport: &'a mut dyn Transport,
-        endpoints: &'a [String],
-        credentials: Option<&'a Credentials>,
-    ) -> Result<Reader<'a>, Error> {
-        let mut reader = Reader {
+/// Where a paged read is: the next key, the pinned revision, the page size it learnt.
+#[derive(Debug, Clone)]
+pub struct PagedRead {
+    range: KeyRange,
+    start: Vec<u8>,
+    revision: Option<i64>,
+    max_limit: u32,
+    limit: u32,
+    /// Bounded: each page either adds at least one key or halves the limit; the first
+    /// answer's count says how many keys there are at the pinned revision.
+    budget: Option<u64>,
+    halvings: u32,
+    done: bool,
+}
+
+impl PagedRead {
+    /// A read of `range` in pages of at most `page_size` keys (fewer when values are large).
+    pub fn new(range: &KeyRange, page_size: u32) -> PagedRead {
+        let max_limit = page_size.max(1);
+        PagedRead {
+            range: range.clone(),
+            start: range.start.clone(),
+            revision: None,
+            max_limit,
+            limit: max_limit.min(FIRST_PAGE_KEYS),
+            budget: None,
+            halvings: 0,
+            done: false,
+        }
+    }
+}
+
+impl<T: Transport> Gateway<T> {
+    /// A reader holding a token when a user is given (one authentication per reader: it is
+    /// costly on the server).
+    pub fn connect(
+        transport: T,
+        endpoints: &[String],
+        credentials: Option<Credentials>,
+    ) -> Result<Gateway<T>, EtcdError> {
+        let mut gateway = Gateway {
             transport,
-            endpoints,
+            endpoints: endpoints.to_vec(),
             current: 0,
             credentials,
             token: None,
             reauthenticated: false,
+            read: None,
         };
-        reader.authenticate()?;
-        Ok(reader)
+        gateway.authenticate()?;
+        Ok(gateway)
     }
 
     /// Trades the user and password for a token. An etcd without auth enabled answers
     /// FailedPrecondition; the read then goes on without a token, as etcdctl does.
-    fn authenticate(&mut self) -> Result<(), Error> {
-        let Some(credentials) = self.credentials else {
+    fn authenticate(&mut self) -> Result<(), EtcdError> {
+        let Some(credentials) = &self.credentials else {
             return Ok(());
         };
         let request = AuthenticateRequest {
             name: credentials.user.clone(),
             password: credentials.password.clone(),
         };
+        let user = credentials.user.clone();
         let body = serde_json::to_vec(&request).expect("an authenticate request serialises");
         self.token = None;
         let (endpoint, answer) = self.post(AUTHENTICATE_PATH, &body)?;
         if answer.status == 200 {
             let answer: AuthenticateResponse = serde_json::from_slice(&answer.body)
-                .map_err(|e| malformed(endpoint, format!("not an authenticate response ({e})")))?;
+                .map_err(|e| malformed(&endpoint, format!("not an authenticate response ({e})")))?;
             self.token = Some(answer.token).filter(|t| !t.is_empty());
             return Ok(());
         }
-        match gateway_failure(endpoint, &answer) {
-            f if f.code == Some(CODE_FAILED_PRECONDITION) => Ok(()),
-            f if f.code == Some(CODE_INVALID_ARGUMENT) => Err(Error::AuthFailed {
-                user: credentials.user.clone(),
+        match refusal(&endpoint, &answer) {
+            f if f.code == Some(code::FAILED_PRECONDITION) => Ok(()),
+            f if f.code == Some(code::INVALID_ARGUMENT) => Err(EtcdError::AuthFailed {
+                user,
                 endpoint: f.endpoint,
             }),
-            f => Err(Error::Gateway(f)),
+            f => Err(EtcdError::Refused(f)),
         }
     }
 
     /// Turns an error answer to a range request into the error a user can act on.
-    fn range_error(&self, range: &KeyRange, failure: GatewayFailure) -> Error {
-        let user = self.credentials.map(|c| c.user.clone());
-        if failure.code == Some(CODE_PERMISSION_DENIED) {
-            return Error::PermissionDenied {
+    fn range_error(&self, start: &[u8], failure: Refusal) -> EtcdError {
+        let user = self.credentials.as_ref().map(|c| c.user.clone());
+        match failure.code {
+            Some(code::PERMISSION_DENIED) => EtcdError::PermissionDenied {
                 user,
-                keys: String::from_utf8_lossy(&range.start).into_owned(),
-            };
-        }
-        if user.is_none() && needs_authentication(&failure) {
-            return Error::AuthRequired {
+                keys: String::from_utf8_lossy(start).into_owned(),
+            },
+            _ if user.is_none() && needs_authentication(&failure) => EtcdError::AuthRequired {
                 endpoint: failure.endpoint,
-            };
+            },
+            Some(code::OUT_OF_RANGE) => EtcdError::Compacted(failure),
+            Some(code::RESOURCE_EXHAUSTED) => EtcdError::TooLarge(failure),
+            _ => EtcdError::Refused(failure),
         }
-        Error::Gateway(failure)
     }
 
     /// One range request: its endpoint and the successful answer, to be parsed by
     /// [`parse_range`] (which borrows from it). A rejected token is renewed once and the
-    /// request sent again; other errors are mapped for the user, except the gateway's own,
-    /// which callers may still act on.
-    fn fetch(&mut self, request: &RangeRequest, range: &KeyRange) -> Result<(&'a str, HttpResponse), Error> {
+    /// request sent again; other errors are mapped for the user.
+    fn fetch(&mut self, request: &RangeRequest, start: &[u8]) -> Result<(String, HttpResponse), EtcdError> {
         let body = serde_json::to_vec(request).expect("a range request serialises");
         loop {
             let (endpoint, answer) = self.post(RANGE_PATH, &body)?;
             if answer.status == 200 {
                 return Ok((endpoint, answer));
             }
-            match gateway_failure(endpoint, &answer) {
+            match refusal(&endpoint, &answer) {
                 // The token expired or this member does not know it: one new token, then
                 // the same request again. Bounded by the flag: a second rejection is final.
-                f if f.code == Some(CODE_UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated => {
+                f if f.code == Some(code::UNAUTHENTICATED) && self.token.is_some() && !self.reauthenticated => {
                     self.reauthenticated = true;
                     self.authenticate()?;
                 }
-                f => return Err(self.range_error(range, f)),
+                f => return Err(self.range_error(start, f)),
             }
         }
     }
 
-    /// Seconds `lease` has left; `None` when etcd answers with an error (an etcd before
-    /// 3.4, a user without permission): the check goes on without it.
-    fn lease_ttl(&mut self, lease: i64) -> Result<Option<i64>, Error> {
-        let request = LeaseTtlRequest { id: lease.to_string() };
-        let body = serde_json::to_vec(&request).expect("a lease request serialises");
-        let (endpoint, answer) = self.post(LEASE_TTL_PATH, &body)?;
-        if answer.status != 200 {
+    /// The next page of `read`; `None` once etcd said there are no more keys.
+    pub fn page(&mut self, read: &mut PagedRead) -> Result<Option<Page>, EtcdError> {
+        if read.done {
             return Ok(None);
         }
-        let answer: LeaseTtlResponse = serde_json::from_slice(&answer.body)
-            .map_err(|e| malformed(endpoint, format!("not a lease time-to-live response ({e})")))?;
-        Ok(Some(answer.ttl))
-    }
-
-    /// See [`unchanged_since`].
-    fn unchanged_since(&mut self, range: &KeyRange, revision: i64, count: u64) -> Result<Option<i64>, Error> {
-        // One key looked up, nothing transferred: the header tells the cluster's revision.
-        let probe = RangeRequest {
-            key: BASE64.encode(&range.start),
-            count_only: true,
-            ..RangeRequest::default()
-        };
-        let (endpoint, answer) = self.fetch(&probe, range)?;
-        let now = parse_range(endpoint, &answer.body)?;
-        if now.header.revision == revision {
-            return Ok(Some(revision));
-        }
-        // Writes happened somewhere in the cluster. At most one key (no value) of those
-        // modified since `revision`; `count` is the range's total, which the filter leaves alone.
-        let check = RangeRequest {
-            key: BASE64.encode(&range.start),
-            range_end: Some(BASE64.encode(&range.end)),
-            limit: Some("1".to_string()),
-            keys_only: true,
-            // Saturating: a stamp of i64::MAX (only a broken answer or cache gives one) then
-            // reads as changed when a key was written at it, never as an overflow.
-            min_mod_revision: Some(revision.saturating_add(1).to_string()),
-            ..RangeRequest::default()
-        };
-        // An unpinned read: its header's revision is the one it read at.
-        let (endpoint, answer) = self.fetch(&check, range)?;
-        let answer = parse_range(endpoint, &answer.body)?;
-        let unchanged = answer.kvs.is_empty() && u64::try_from(answer.count).ok() == Some(count);
-        Ok(unchanged.then_some(answer.header.revision.max(revision)))
-    }
-
-    fn read_all(&mut self, range: &KeyRange, page_size: u32, sink: &mut dyn Sink) -> Result<Read, Error> {
-        let mut max_limit = page_size.max(1);
-        let mut limit = max_limit.min(FIRST_PAGE_KEYS);
-        let mut keys = 0;
-        // Each key is decoded into this one buffer: the sink copies what it keeps.
-        let mut key = Vec::new();
-        let mut start = range.start.clone();
-        let mut revision = None;
-        // Bounded: each page either adds at least one key or halves the limit; the first
-        // answer's count says how many keys there are at the pinned revision.
-        let mut budget: Option<u64> = None;
-        let mut halvings = 0;
         loop {
             let request = RangeRequest {
-                key: BASE64.encode(&start),
-                range_end: Some(BASE64.encode(&range.end)),
-                limit: Some(limit.to_string()),
-                revision: revision.map(|r: i64| r.to_string()),
+                key: BASE64.encode(&read.start),
+                range_end: Some(BASE64.encode(&read.range.end)),
+                limit: Some(read.limit.to_string()),
+                revision: read.revision.map(|r| r.to_string()),
                 ..RangeRequest::default()
             };
-            let (endpoint, answer) = match self.fetch(&request, range) {
-                Err(Error::Gateway(f)) if f.code == Some(CODE_RESOURCE_EXHAUSTED) && limit > 1 && halvings < 32 => {
+            let (endpoint, answer) = match self.fetch(&request, &read.range.start) {
+                Err(EtcdError::TooLarge(_)) if read.limit > 1 && read.halvings < 32 => {
                     // The answer was too big for the gateway (4 MiB on older ones): ask for
                     // fewer keys per page.
-                    max_limit = (limit / 2).max(1);
-                    limit = max_limit;
-                    halvings += 1;
+                    read.max_limit = (read.limit / 2).max(1);
+                    read.limit = read.max_limit;
+                    read.halvings += 1;
                     continue;
                 }
                 other => other?,
             };
             let answer_bytes = answer.body.len();
-            let page = parse_range(endpoint, &answer.body)?;
+            let page = parse_range(&endpoint, &answer.body)?;
             // The header carries the store's current revision, not the one a page was read
             // at: only the first answer's header says which revision to pin.
-            let pinned = *revision.get_or_insert(page.header.revision);
-            let remaining = budget.get_or_insert(page.count.max(0) as u64 + 1);
+            let pinned = *read.revision.get_or_insert(page.header.revision);
+            let remaining = read.budget.get_or_insert(page.count.max(0) as u64 + 1);
             if *remaining == 0 {
-                return Err(malformed(endpoint, "kept reporting more keys than its count"));
+                return Err(malformed(&endpoint, "kept reporting more keys than its count"));
             }
             *remaining -= 1;
             let got = page.kvs.len();
             if let Some(bytes_per_key) = answer_bytes.checked_div(got) {
                 let fitting = u32::try_from(TARGET_PAGE_BYTES / bytes_per_key.max(1)).unwrap_or(u32::MAX);
-                limit = fitting.clamp(1, max_limit);
+                read.limit = fitting.clamp(1, read.max_limit);
             }
+            let mut pairs = Vec::with_capacity(got);
             for kv in &page.kvs {
-                key.clear();
-                BASE64
-                    .decode_vec(kv.key.as_bytes(), &mut key)
-                    .map_err(|e| malformed(endpoint, format!("a key is not base64 ({e})")))?;
-                sink.leased_pair(&key, decode(endpoint, "value", &kv.value)?, kv.lease)?;
+                pairs.push(Pair {
+                    key: decode(&endpoint, "key", &kv.key)?,
+                    value: decode(&endpoint, "value", &kv.value)?,
+                    lease: kv.lease,
+                });
             }
-            keys += got as u64;
             if !page.more {
-                return Ok(Read { revision: pinned, keys });
+                read.done = true;
+            } else if let Some(last) = pairs.last() {
+                // The next page starts right after the last key: that key plus a zero byte.
+                read.start.clone_from(&last.key);
+                read.start.push(0);
+            } else {
+                return Err(malformed(&endpoint, "reported more keys but sent none"));
             }
-            if got == 0 {
-                return Err(malformed(endpoint, "reported more keys but sent none"));
-            }
-            // The next page starts right after the last key: that key plus a zero byte.
-            start.clone_from(&key);
-            start.push(0);
+            return Ok(Some(Page {
+                revision: pinned,
+                pairs,
+            }));
         }
     }
 
@@ -413,7 +279,7 @@ impl<'a> Reader<'a> {
     /// A member without a leader (during an election, or cut off from the quorum) answers
     /// Unavailable: that counts as no answer. When only such answers came, waits and goes
     /// round again, a bounded number of times: an election takes a second or two.
-    fn post(&mut self, path: &str, body: &[u8]) -> Result<(&'a str, HttpResponse), Error> {
+    fn post(&mut self, path: &str, body: &[u8]) -> Result<(String, HttpResponse), EtcdError> {
         let mut failures = Vec::new();
         for (round, pause_ms) in UNAVAILABLE_PAUSES_MS.iter().enumerate() {
             if round > 0 {
@@ -429,8 +295,7 @@ impl<'a> Reader<'a> {
                     Ok(answer) => match unavailable(&answer) {
                         None => {
                             self.current = index;
-                            let endpoints: &'a [String] = self.endpoints;
-                            return Ok((&endpoints[index], answer));
+                            return Ok((endpoint.clone(), answer));
                         }
                         Some(message) => {
                             any_unavailable = true;
@@ -448,19 +313,81 @@ impl<'a> Reader<'a> {
                 break;
             }
         }
-        Err(Error::Unreachable(failures))
+        Err(EtcdError::Unreachable(failures))
     }
-}
 
-impl Reader<'_> {
     /// An error answer with the password taken out, before anything reads it: an endpoint
     /// that echoes the authenticate request (a debugging proxy) would otherwise put the
     /// password into the error line. Successful answers are parsed, never quoted.
     fn redacted(&self, mut answer: HttpResponse) -> HttpResponse {
-        if let Some(credentials) = self.credentials.filter(|_| answer.status != 200) {
-            crate::error::redact_bytes(&mut answer.body, &credentials.password);
+        if let Some(credentials) = self.credentials.as_ref().filter(|_| answer.status != 200) {
+            etcd_inventory::error::redact_bytes(&mut answer.body, &credentials.password);
         }
         answer
+    }
+}
+
+impl<T: Transport> Etcd for Gateway<T> {
+    fn read(&mut self, range: &KeyRange, page_size: u32) -> Result<(), EtcdError> {
+        self.read = Some(PagedRead::new(range, page_size));
+        Ok(())
+    }
+
+    fn next_page(&mut self) -> Result<Option<Page>, EtcdError> {
+        let Some(mut read) = self.read.take() else {
+            return Ok(None);
+        };
+        let page = self.page(&mut read);
+        self.read = Some(read);
+        page
+    }
+
+    fn current_revision(&mut self, key: &[u8]) -> Result<i64, EtcdError> {
+        // One key looked up, nothing transferred: the header tells the cluster's revision.
+        let probe = RangeRequest {
+            key: BASE64.encode(key),
+            count_only: true,
+            ..RangeRequest::default()
+        };
+        let (endpoint, answer) = self.fetch(&probe, key)?;
+        Ok(parse_range(&endpoint, &answer.body)?.header.revision)
+    }
+
+    fn stamp(&mut self, range: &KeyRange, after: i64) -> Result<RangeStamp, EtcdError> {
+        // At most one key (no value) of those modified since `after`; `count` is the
+        // range's total, which the filter leaves alone.
+        let check = RangeRequest {
+            key: BASE64.encode(&range.start),
+            range_end: Some(BASE64.encode(&range.end)),
+            limit: Some("1".to_string()),
+            keys_only: true,
+            // Saturating: a stamp of i64::MAX (only a broken answer or cache gives one) then
+            // reads as changed when a key was written at it, never as an overflow.
+            min_mod_revision: Some(after.saturating_add(1).to_string()),
+            ..RangeRequest::default()
+        };
+        // An unpinned read: its header's revision is the one it read at.
+        let (endpoint, answer) = self.fetch(&check, &range.start)?;
+        let answer = parse_range(&endpoint, &answer.body)?;
+        Ok(RangeStamp {
+            revision: answer.header.revision,
+            count: u64::try_from(answer.count).unwrap_or(u64::MAX),
+            modified: !answer.kvs.is_empty(),
+        })
+    }
+
+    /// `None` when etcd answers with an error (an etcd before 3.4, a user without
+    /// permission): the check goes on without it.
+    fn lease_ttl(&mut self, lease: i64) -> Result<Option<i64>, EtcdError> {
+        let request = LeaseTtlRequest { id: lease.to_string() };
+        let body = serde_json::to_vec(&request).expect("a lease request serialises");
+        let (endpoint, answer) = self.post(LEASE_TTL_PATH, &body)?;
+        if answer.status != 200 {
+            return Ok(None);
+        }
+        let answer: LeaseTtlResponse = serde_json::from_slice(&answer.body)
+            .map_err(|e| malformed(&endpoint, format!("not a lease time-to-live response ({e})")))?;
+        Ok(Some(answer.ttl))
     }
 }
 
@@ -470,20 +397,19 @@ fn unavailable(answer: &HttpResponse) -> Option<String> {
     if answer.status == 200 {
         return None;
     }
-    let failure = gateway_failure("", answer);
-    (failure.status == 503 || failure.code == Some(CODE_UNAVAILABLE)).then_some(failure.message)
+    let failure = refusal("", answer);
+    (failure.http_status == Some(503) || failure.code == Some(code::UNAVAILABLE)).then_some(failure.message)
 }
 
 /// etcd without a token, when auth is on: Unauthenticated, or (3.4) InvalidArgument with
 /// "user name is empty".
-fn needs_authentication(failure: &GatewayFailure) -> bool {
-    failure.code == Some(CODE_UNAUTHENTICATED)
-        || failure.status == 401
-        || (failure.code == Some(CODE_INVALID_ARGUMENT) && failure.message.contains("user name is empty"))
+fn needs_authentication(failure: &Refusal) -> bool {
+    failure.code == Some(code::UNAUTHENTICATED)
+        || failure.http_status == Some(401)
+        || (failure.code == Some(code::INVALID_ARGUMENT) && failure.message.contains("user name is empty"))
 }
 
-/// The body of an authenticate call. Public, with [`RangeRequest`], for hosts that answer
-/// the component's requests themselves.
+/// The body of an authenticate call.
 #[derive(Serialize, Deserialize)]
 pub struct AuthenticateRequest {
     pub name: String,
@@ -505,9 +431,8 @@ struct AuthenticateResponse {
     token: String,
 }
 
-/// A range request, as the component sends it; unset fields are left out, as etcd's
-/// defaults. int64 fields travel as JSON strings in the protobuf JSON mapping; keys in
-/// base64. Public for hosts that answer the component's requests themselves.
+/// A range request; unset fields are left out, as etcd's defaults. int64 fields travel as
+/// JSON strings in the protobuf JSON mapping; keys in base64.
 #[derive(Serialize, Deserialize, Default, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct RangeRequest {
@@ -616,30 +541,30 @@ fn int64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
     }
 }
 
-fn parse_range<'b>(endpoint: &str, body: &'b [u8]) -> Result<RangeResponse<'b>, Error> {
+fn parse_range<'b>(endpoint: &str, body: &'b [u8]) -> Result<RangeResponse<'b>, EtcdError> {
     serde_json::from_slice(body).map_err(|e| malformed(endpoint, format!("not a range response ({e})")))
 }
 
 /// An error answer: the gateway's code and message when its body has them.
-fn gateway_failure(endpoint: &str, answer: &HttpResponse) -> GatewayFailure {
+fn refusal(endpoint: &str, answer: &HttpResponse) -> Refusal {
     let (code, message) = ErrorBody::parse(&answer.body).unwrap_or_default();
     let message = message.unwrap_or_else(|| excerpt(&answer.body));
-    GatewayFailure {
+    Refusal {
         endpoint: endpoint.to_string(),
-        status: answer.status,
+        http_status: Some(answer.status),
         code,
         message,
     }
 }
 
-fn decode(endpoint: &str, what: &str, text: &str) -> Result<Vec<u8>, Error> {
+fn decode(endpoint: &str, what: &str, text: &str) -> Result<Vec<u8>, EtcdError> {
     BASE64
         .decode(text)
         .map_err(|e| malformed(endpoint, format!("a {what} is not base64 ({e})")))
 }
 
-fn malformed(endpoint: &str, reason: impl Into<String>) -> Error {
-    Error::MalformedResponse(EndpointFailure {
+fn malformed(endpoint: &str, reason: impl Into<String>) -> EtcdError {
+    EtcdError::Malformed(EndpointFailure {
         endpoint: endpoint.to_string(),
         reason: reason.into(),
     })
@@ -659,6 +584,9 @@ fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etcd_inventory::error::Error;
+    use etcd_inventory::etcd::{self, Read, Sink};
+    use etcd_inventory::inventory::Kv;
     use serde_json::{Value, json};
     use std::collections::VecDeque;
 
@@ -713,6 +641,68 @@ mod tests {
         fn pause(&mut self, ms: u32) {
             self.calls.push((format!("pause {ms}"), None));
         }
+    }
+
+    /// A consistent read, as the inventory core makes it, through a gateway on `t`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Snapshot {
+        revision: i64,
+        kvs: Vec<Kv>,
+    }
+
+    fn etcd_error(e: Error) -> EtcdError {
+        match e {
+            Error::Etcd(e) => e,
+            other => panic!("not an etcd error: {other:?}"),
+        }
+    }
+
+    fn read_range(
+        t: &mut Scripted,
+        endpoints: &[String],
+        range: &KeyRange,
+        page_size: u32,
+        credentials: Option<&Credentials>,
+    ) -> Result<Snapshot, EtcdError> {
+        let mut gateway = Gateway::connect(t, endpoints, credentials.cloned())?;
+        let (read, kvs) = etcd::read_all(&mut gateway, range, page_size).map_err(etcd_error)?;
+        Ok(Snapshot {
+            revision: read.revision,
+            kvs,
+        })
+    }
+
+    fn read_range_into(
+        t: &mut Scripted,
+        endpoints: &[String],
+        range: &KeyRange,
+        page_size: u32,
+        credentials: Option<&Credentials>,
+        sink: &mut dyn Sink,
+    ) -> Result<Read, EtcdError> {
+        let mut gateway = Gateway::connect(t, endpoints, credentials.cloned())?;
+        etcd::read_into(&mut gateway, range, page_size, sink).map_err(etcd_error)
+    }
+
+    fn lease_ttls(
+        t: &mut Scripted,
+        endpoints: &[String],
+        leases: &[i64],
+        credentials: Option<&Credentials>,
+    ) -> Result<Vec<Option<i64>>, EtcdError> {
+        let mut gateway = Gateway::connect(t, endpoints, credentials.cloned())?;
+        leases.iter().map(|&lease| gateway.lease_ttl(lease)).collect()
+    }
+
+    fn unchanged_since(
+        t: &mut Scripted,
+        endpoints: &[String],
+        range: &KeyRange,
+        stamp: (i64, u64),
+        credentials: Option<&Credentials>,
+    ) -> Result<Option<i64>, EtcdError> {
+        let mut gateway = Gateway::connect(t, endpoints, credentials.cloned())?;
+        etcd::unchanged_since(&mut gateway, range, stamp.0, stamp.1)
     }
 
     fn b64(s: &str) -> String {
@@ -849,7 +839,7 @@ mod tests {
         ]);
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert!(
-            matches!(err, Error::Gateway(GatewayFailure { code: Some(11), .. })),
+            matches!(err, EtcdError::Compacted(Refusal { code: Some(11), .. })),
             "{err:?}"
         );
     }
@@ -875,7 +865,7 @@ mod tests {
         let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap_err();
         assert_eq!(
             err,
-            Error::Unreachable(vec![
+            EtcdError::Unreachable(vec![
                 EndpointFailure {
                     endpoint: "e1".into(),
                     reason: "connection refused".into()
@@ -938,7 +928,7 @@ mod tests {
             .collect();
         let mut t = Scripted::new(answers);
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
-        assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+        assert!(matches!(err, EtcdError::Malformed(_)), "{err:?}");
         assert!(t.requests.len() <= 4, "stopped after {} requests", t.requests.len());
     }
 
@@ -954,7 +944,7 @@ mod tests {
                 calls: vec![],
             };
             let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
-            assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+            assert!(matches!(err, EtcdError::Malformed(_)), "{err:?}");
         }
     }
 
@@ -974,9 +964,9 @@ mod tests {
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
         assert_eq!(
             err,
-            Error::Gateway(GatewayFailure {
+            EtcdError::Refused(Refusal {
                 endpoint: "e1".into(),
-                status: 404,
+                http_status: Some(404),
                 code: None,
                 message: "404 page not found".into()
             })
@@ -1037,7 +1027,7 @@ mod tests {
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
         assert_eq!(
             err,
-            Error::AuthFailed {
+            EtcdError::AuthFailed {
                 user: "alice".into(),
                 endpoint: "e1".into()
             }
@@ -1098,7 +1088,7 @@ mod tests {
         ]);
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
         assert!(
-            matches!(err, Error::Gateway(GatewayFailure { code: Some(16), .. })),
+            matches!(err, EtcdError::Refused(Refusal { code: Some(16), .. })),
             "{err:?}"
         );
     }
@@ -1112,7 +1102,7 @@ mod tests {
         let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
         assert_eq!(
             err,
-            Error::PermissionDenied {
+            EtcdError::PermissionDenied {
                 user: Some("alice".into()),
                 keys: "/p/".into()
             }
@@ -1127,7 +1117,7 @@ mod tests {
         ] {
             let mut t = Scripted::new(vec![("e1", Ok(answer))]);
             let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
-            assert_eq!(err, Error::AuthRequired { endpoint: "e1".into() });
+            assert_eq!(err, EtcdError::AuthRequired { endpoint: "e1".into() });
         }
     }
 
@@ -1165,7 +1155,7 @@ mod tests {
         let err = read_range(&mut t, &endpoints(&["e1", "e2"]), &range(), 1, None).unwrap_err();
         assert_eq!(
             err,
-            Error::Unreachable(vec![
+            EtcdError::Unreachable(vec![
                 EndpointFailure {
                     endpoint: "e1".into(),
                     reason: "unavailable (etcdserver: leader changed)".into()
@@ -1319,8 +1309,8 @@ mod tests {
         let recordings = recordings();
         assert_eq!(recordings.len(), 3 * 6, "every case of 3.4, 3.5 and 3.6");
         for (etcd, case, answer) in &recordings {
-            let failure = gateway_failure("e1", answer);
-            let as_3_4 = gateway_failure("e1", &recorded("3.4", *case));
+            let failure = refusal("e1", answer);
+            let as_3_4 = refusal("e1", &recorded("3.4", *case));
             assert_eq!(
                 (failure.code, &failure.message),
                 (as_3_4.code, &as_3_4.message),
@@ -1337,7 +1327,7 @@ mod tests {
             r#"{"error":"etcdserver: permission denied","code":7}"#,
             r#"{"error":"etcdserver: permission denied","message":"","code":7}"#,
         ] {
-            let failure = gateway_failure(
+            let failure = refusal(
                 "e1",
                 &HttpResponse {
                     status: 403,
@@ -1350,7 +1340,7 @@ mod tests {
             );
         }
         // A code but no text: the body itself is the message.
-        let bare = gateway_failure(
+        let bare = refusal(
             "e1",
             &HttpResponse {
                 status: 400,
@@ -1384,7 +1374,7 @@ mod tests {
             // A wrong password names the user.
             let mut t = scripted(vec![Ok(recorded(etcd, Case::WrongPassword))]);
             let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
-            let expected = Error::AuthFailed {
+            let expected = EtcdError::AuthFailed {
                 user: "alice".into(),
                 endpoint: "e1".into(),
             };
@@ -1394,7 +1384,11 @@ mod tests {
             for case in [Case::NoUser, Case::InvalidToken] {
                 let mut t = scripted(vec![Ok(recorded(etcd, case))]);
                 let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, None).unwrap_err();
-                assert_eq!(err, Error::AuthRequired { endpoint: "e1".into() }, "{etcd} {case:?}");
+                assert_eq!(
+                    err,
+                    EtcdError::AuthRequired { endpoint: "e1".into() },
+                    "{etcd} {case:?}"
+                );
             }
 
             // A rejected token is renewed once, and the page read again.
@@ -1414,7 +1408,7 @@ mod tests {
                 Ok(recorded(etcd, Case::PermissionDenied)),
             ]);
             let err = read_range(&mut t, &endpoints(&["e1"]), &range(), 1, Some(&alice())).unwrap_err();
-            let expected = Error::PermissionDenied {
+            let expected = EtcdError::PermissionDenied {
                 user: Some("alice".into()),
                 keys: "/p/".into(),
             };
