@@ -1,11 +1,12 @@
 //! Checking a keyspace: everything in it that `--list` refuses, skips, or that Ansible treats
 //! differently from how it reads, one finding each. Pure, like the core it asks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::fmt;
 
 use crate::error::Error;
-use crate::inventory::{self, ALL, Group, Kv, LayoutError, META, UNGROUPED, find_cycle, is_valid_variable_name};
+use crate::inventory::{ALL, Builder, Built, Kv, LayoutError, Report, UNGROUPED};
 use crate::layout::{Entry, Prefix, classify, position};
 use crate::values::ValueRules;
 
@@ -120,110 +121,31 @@ pub fn leased_hosts(prefix: &Prefix, leased_keys: &[(Vec<u8>, i64)]) -> Vec<Leas
 }
 
 /// Every finding for the pairs under `prefix`: fatal ones first, then other errors, then
-/// warnings, each kind in key order. There are fatal findings exactly when
-/// [`inventory::build`] fails on the same pairs.
+/// warnings, each kind in key order. The fatal ones and the errors are what the
+/// [`Builder`] that `--list` runs reports, as it goes on past each; so there are fatal
+/// findings exactly when [`build`](crate::inventory::build) fails on the same pairs.
 pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> {
-    let dir = prefix.dir();
-    let mut fatal = Vec::new();
-    let mut warnings = Vec::new();
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    let mut own_content: BTreeSet<String> = BTreeSet::new();
-    // (parent, child, whether the key holds a position)
-    let mut edges: Vec<(String, String, bool)> = Vec::new();
-    let mut invalid_names = Vec::new();
-    let mut with_vars: BTreeSet<String> = BTreeSet::new();
-    let mut members: BTreeSet<String> = BTreeSet::new();
-
+    let mut builder = Builder::reporting_to(prefix, rules, Collected::default());
     for kv in pairs {
-        let Ok(key) = std::str::from_utf8(&kv.key) else {
-            fatal.push(LayoutError::NonUtf8Key {
-                key: String::from_utf8_lossy(&kv.key).into_owned(),
-            });
-            continue;
-        };
-        let Some(entry) = key
-            .strip_prefix(&dir)
-            .and_then(|rest| classify(rest, rules.nested_keys))
-        else {
-            warnings.push(Finding::UnknownKey(key.to_string()));
-            continue;
-        };
-        if let Err(e) = inventory::check_names(&entry, key) {
-            fatal.push(e);
-        }
-        if let Some(name) = inventory::variable_name(&entry).filter(|name| !is_valid_variable_name(name)) {
-            invalid_names.push(Finding::InvalidVariableName {
-                key: key.to_string(),
-                name: name.to_string(),
-            });
-        }
-        let is_var = matches!(entry, Entry::HostVar { .. } | Entry::GroupVar { .. });
-        if is_var && std::str::from_utf8(&kv.value).is_err() {
-            fatal.push(LayoutError::NonUtf8Value { key: key.to_string() });
-        }
-        match entry {
-            Entry::HostVar { host, .. } => {
-                with_vars.insert(host.to_string());
-            }
-            Entry::GroupVar { group, .. } => {
-                own_content.insert(group.to_string());
-                groups.entry(group.to_string()).or_default();
-            }
-            Entry::Member { group, host } => {
-                own_content.insert(group.to_string());
-                groups.entry(group.to_string()).or_default();
-                members.insert(host.to_string());
-            }
-            Entry::Child { parent, child } => {
-                own_content.insert(parent.to_string());
-                groups.entry(child.to_string()).or_default();
-                groups.entry(parent.to_string()).or_default().children.add(child);
-                edges.push((parent.to_string(), child.to_string(), position(&kv.value).is_some()));
-            }
-        }
+        let Ok(()) = builder.add(&kv.key, kv.value.clone());
     }
+    let Ok(Built {
+        value: inventory,
+        warnings: mut found,
+    }) = builder.finish();
 
-    if groups.contains_key(META) {
-        fatal.push(LayoutError::ReservedGroupName {
-            group: META.to_string(),
-        });
-    }
-    for (parent, child, _) in &edges {
-        if child == ALL {
-            fatal.push(LayoutError::AllAsChild { parent: parent.clone() });
-            // Reported; keep it out of the loop search so it is not reported twice.
-            if let Some(group) = groups.get_mut(parent) {
-                group.children.remove(ALL);
-            }
-        }
-    }
-    // Each loop found is reported and broken at its last edge, so the next search finds
-    // another; at most one search per edge.
-    for _ in 0..=edges.len() {
-        let Some(cycle) = find_cycle(&groups) else { break };
-        let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
-        if let Some(group) = groups.get_mut(from) {
-            group.children.remove(to);
-        }
-        fatal.push(LayoutError::ChildrenCycle(cycle));
-    }
-    // Whatever else the reader refuses (nested-key clashes), in its own words.
-    if fatal.is_empty()
-        && let Err(e) = inventory::build(prefix, pairs, rules)
-    {
-        fatal.push(e);
-    }
-
-    for (parent, child, positioned) in &edges {
+    found.fatal.sort_by_key(stage);
+    let mut warnings = found.unknown_keys;
+    for (parent, child, positioned) in &found.edges {
         // `groups/all/X` declares an empty group on purpose (import writes it so).
-        if parent != ALL && child != ALL && child != UNGROUPED && !positioned && !own_content.contains(child) {
+        if parent != ALL && child != ALL && child != UNGROUPED && !positioned && !found.own_content.contains(child) {
             warnings.push(Finding::EmptyChild {
                 parent: parent.clone(),
                 child: child.clone(),
             });
         }
     }
-    for group in groups.keys() {
+    for group in inventory.groups.keys() {
         if let Some(safe) = safe_group_name(group) {
             warnings.push(Finding::GroupNameRewritten {
                 group: group.clone(),
@@ -231,12 +153,87 @@ pub fn check(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Vec<Finding> 
             });
         }
     }
-    for host in with_vars.difference(&members) {
+    for host in found.with_vars.difference(&found.members) {
         warnings.push(Finding::Ungrouped { host: host.clone() });
     }
 
-    let errors = fatal.into_iter().map(Finding::Fatal).chain(invalid_names);
+    let errors = found.fatal.into_iter().map(Finding::Fatal).chain(found.invalid_names);
     errors.chain(warnings).collect()
+}
+
+/// What `check` gathers while the builder reads: every refusal, skipped key and invalid
+/// variable name it reports, and what each key says, for the warnings of its own.
+#[derive(Debug, Default)]
+struct Collected {
+    fatal: Vec<LayoutError>,
+    invalid_names: Vec<Finding>,
+    unknown_keys: Vec<Finding>,
+    /// Groups that have hosts, vars or children of their own.
+    own_content: BTreeSet<String>,
+    /// (parent, child, whether the key holds a position)
+    edges: Vec<(String, String, bool)>,
+    /// Hosts with variables, and hosts named as some group's member.
+    with_vars: BTreeSet<String>,
+    members: BTreeSet<String>,
+}
+
+impl Report for Collected {
+    type Stop = Infallible;
+
+    fn refuse(&mut self, error: LayoutError) -> Result<(), Infallible> {
+        self.fatal.push(error);
+        Ok(())
+    }
+
+    fn skip(&mut self, key: &str) {
+        self.unknown_keys.push(Finding::UnknownKey(key.to_string()));
+    }
+
+    fn invalid_name(&mut self, key: &str, name: &str) {
+        self.invalid_names.push(Finding::InvalidVariableName {
+            key: key.to_string(),
+            name: name.to_string(),
+        });
+    }
+
+    fn read(&mut self, entry: &Entry<'_>, value: &[u8]) {
+        match *entry {
+            Entry::HostVar { host, .. } => note(&mut self.with_vars, host),
+            Entry::GroupVar { group, .. } => note(&mut self.own_content, group),
+            Entry::Member { group, host } => {
+                note(&mut self.own_content, group);
+                note(&mut self.members, host);
+            }
+            Entry::Child { parent, child } => {
+                note(&mut self.own_content, parent);
+                self.edges
+                    .push((parent.to_string(), child.to_string(), position(value).is_some()));
+            }
+        }
+    }
+}
+
+/// Adds `name` to `names`, copying it only if new: most keys name a host or group met
+/// before.
+fn note(names: &mut BTreeSet<String>, name: &str) {
+    if !names.contains(name) {
+        names.insert(name.to_string());
+    }
+}
+
+/// Where a refusal comes among the fatal findings: those of single keys (in key order),
+/// then of group names, children, loops, and last clashes of nested variables.
+fn stage(error: &LayoutError) -> u8 {
+    match error {
+        LayoutError::NonUtf8Key { .. }
+        | LayoutError::MarkerName { .. }
+        | LayoutError::NestedTooDeep { .. }
+        | LayoutError::NonUtf8Value { .. } => 0,
+        LayoutError::ReservedGroupName { .. } => 1,
+        LayoutError::AllAsChild { .. } => 2,
+        LayoutError::ChildrenCycle(_) => 3,
+        LayoutError::NestedClash { .. } => 4,
+    }
 }
 
 /// The name Ansible makes of `group` when it rewrites invalid characters, or `None` when it
@@ -256,6 +253,7 @@ pub fn safe_group_name(group: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory;
 
     fn kv(key: &str, value: &[u8]) -> Kv {
         Kv {
@@ -386,6 +384,40 @@ mod tests {
             let fatal = check(&prefix, &pairs, &rules).iter().any(Finding::is_fatal);
             assert_eq!(fatal, fails, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn every_nested_clash_is_reported_beside_other_fatal_findings() {
+        let nested = ValueRules {
+            nested_keys: true,
+            ..ValueRules::default()
+        };
+        let pairs = [
+            kv("/ansible/groupvars/g/a", b"1"),
+            kv("/ansible/groupvars/g/a/b", b"2"),
+            kv("/ansible/groupvars/g/a/b/c", b"3"),
+            kv("/ansible/hostvars/h/x", b"1"),
+            kv("/ansible/hostvars/h/x/y", b"2"),
+            kv("/ansible/hostvars/h/z", b"\xff"),
+            kv("/ansible/hosts/g/h", b""),
+        ];
+        let clash = |value_key: &str, map_key: &str| {
+            Finding::Fatal(LayoutError::NestedClash {
+                value_key: value_key.into(),
+                map_key: map_key.into(),
+            })
+        };
+        assert_eq!(
+            check(&Prefix::new("/ansible"), &pairs, &nested),
+            [
+                Finding::Fatal(LayoutError::NonUtf8Value {
+                    key: "/ansible/hostvars/h/z".into()
+                }),
+                clash("/ansible/hostvars/h/x", "/ansible/hostvars/h/x/y"),
+                clash("/ansible/groupvars/g/a", "/ansible/groupvars/g/a/b"),
+                clash("/ansible/groupvars/g/a", "/ansible/groupvars/g/a/b/c"),
+            ]
+        );
     }
 
     #[test]

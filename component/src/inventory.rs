@@ -221,11 +221,53 @@ impl Warnings {
     }
 }
 
-/// A result of the core together with what is worth a warning.
+/// A result of the core together with what is worth a warning: [`Warnings`], or what
+/// another [`Report`] gathered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Built<T> {
+pub struct Built<T, W = Warnings> {
     pub value: T,
-    pub warnings: Warnings,
+    pub warnings: W,
+}
+
+/// Where a [`Builder`] reports what it meets, as it meets it: each rule the pairs break,
+/// each key it skips, each variable name Ansible will refuse. The one place each layout
+/// rule is checked, for `--list` ([`Warnings`]: stops at the first refusal) and `check`
+/// (collects every one).
+pub trait Report {
+    /// What stops a build: a report that never stops (`Stop` =
+    /// [`std::convert::Infallible`]) has the builder go on past every refusal.
+    type Stop;
+
+    /// A rule the pairs break. `Ok`: the builder goes on as the rule's refusal says (it
+    /// leaves out what cannot be read or would make the inventory wrong), so that later
+    /// rules are still checked.
+    fn refuse(&mut self, error: LayoutError) -> Result<(), Self::Stop>;
+
+    /// A key that fits none of the four kinds: left out.
+    fn skip(&mut self, key: &str);
+
+    /// A variable whose name Ansible will refuse ([`is_valid_variable_name`]): kept.
+    fn invalid_name(&mut self, key: &str, name: &str);
+
+    /// Each key that fits a kind, as read, before its rules are checked: for a report that
+    /// looks further than the builder does.
+    fn read(&mut self, _entry: &Entry<'_>, _value: &[u8]) {}
+}
+
+impl Report for Warnings {
+    type Stop = LayoutError;
+
+    fn refuse(&mut self, error: LayoutError) -> Result<(), LayoutError> {
+        Err(error)
+    }
+
+    fn skip(&mut self, key: &str) {
+        Tally::note(&mut self.skipped, key);
+    }
+
+    fn invalid_name(&mut self, key: &str, _name: &str) {
+        Tally::note(&mut self.invalid_names, key);
+    }
 }
 
 /// Data in etcd that cannot become a correct inventory.
@@ -261,9 +303,10 @@ pub fn build(prefix: &Prefix, pairs: &[Kv], rules: &ValueRules) -> Result<Built<
 /// Builds an inventory from pairs given one at a time, so that a reader can hand over each
 /// page as it arrives and drop it. Pairs may come in any order; etcd's key order is the
 /// fast path (a host's variables are neighbours, so its map is looked up once, not once
-/// per variable).
+/// per variable). What it meets goes to its [`Report`]: by default [`Warnings`], which
+/// stops at the first refusal.
 #[derive(Debug)]
-pub struct Builder<'r> {
+pub struct Builder<'r, R = Warnings> {
     prefix: &'r Prefix,
     dir: String,
     rules: &'r ValueRules,
@@ -277,13 +320,21 @@ pub struct Builder<'r> {
     group_vars: BTreeMap<String, Vec<VarEntry>>,
     /// The host whose variables came last, and those variables.
     current: Option<(String, Vec<VarEntry>)>,
-    warnings: Warnings,
+    report: R,
     /// Bytes of keys and values given: a good guess of the output's size.
     bytes: usize,
 }
 
 impl<'r> Builder<'r> {
+    /// A builder that stops at the first refusal, as `--list` does.
     pub fn new(prefix: &'r Prefix, rules: &'r ValueRules) -> Builder<'r> {
+        Builder::reporting_to(prefix, rules, Warnings::default())
+    }
+}
+
+impl<'r, R: Report> Builder<'r, R> {
+    /// A builder that reports to `report`: `check` passes one that collects every finding.
+    pub fn reporting_to(prefix: &'r Prefix, rules: &'r ValueRules, report: R) -> Builder<'r, R> {
         Builder {
             prefix,
             dir: prefix.dir(),
@@ -294,7 +345,7 @@ impl<'r> Builder<'r> {
             host_vars: BTreeMap::new(),
             group_vars: BTreeMap::new(),
             current: None,
-            warnings: Warnings::default(),
+            report,
             bytes: 0,
         }
     }
@@ -314,16 +365,16 @@ impl<'r> Builder<'r> {
 
     /// Takes one pair. Values of membership and children keys are read only as a
     /// [`position`], so other bytes there do not matter.
-    pub fn add(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), LayoutError> {
+    pub fn add(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), R::Stop> {
         self.bytes += key.len() + value.len();
-        let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.warnings)? else {
+        let Some((entry, key)) = read_key(&self.dir, key, self.rules.nested_keys, &mut self.report)? else {
             return Ok(());
         };
-        check_names(&entry, key)?;
-        note_invalid_name(&entry, key, &mut self.warnings);
+        self.report.read(&entry, &value);
+        check_key(&entry, key, &mut self.report)?;
         match entry {
             Entry::HostVar { host, var } => {
-                let entry = VarEntry::new(var, text(key, value)?, self.rules);
+                let entry = VarEntry::new(var, text(key, value, &mut self.report)?, self.rules);
                 match &mut self.current {
                     Some((current, entries)) if current == host => entries.push(entry),
                     _ => {
@@ -334,7 +385,7 @@ impl<'r> Builder<'r> {
             }
             Entry::GroupVar { group, var } => {
                 self.group(group)?;
-                let entry = VarEntry::new(var, text(key, value)?, self.rules);
+                let entry = VarEntry::new(var, text(key, value, &mut self.report)?, self.rules);
                 match self.group_vars.get_mut(group) {
                     Some(entries) => entries.push(entry),
                     None => {
@@ -351,9 +402,12 @@ impl<'r> Builder<'r> {
             }
             Entry::Child { parent, child } => {
                 if child == ALL {
-                    return Err(LayoutError::AllAsChild {
+                    // Goes on without the edge: `all` holds every group.
+                    self.report.refuse(LayoutError::AllAsChild {
                         parent: parent.to_string(),
-                    });
+                    })?;
+                    self.group(parent)?;
+                    return Ok(());
                 }
                 self.group(child)?;
                 self.group(parent)?.children.insert(child, position(&value));
@@ -364,28 +418,27 @@ impl<'r> Builder<'r> {
     }
 
     /// The inventory of every pair given, checked: no loops among children.
-    pub fn finish(mut self) -> Result<Built<Inventory>, LayoutError> {
+    pub fn finish(mut self) -> Result<Built<Inventory, R>, R::Stop> {
         self.flush_host();
         let prefix = self.prefix;
         for (host, entries) in std::mem::take(&mut self.host_vars) {
-            let vars = assemble(entries, |var| prefix.key(Entry::HostVar { host: &host, var }))?;
+            let key_of = |var: &str| prefix.key(Entry::HostVar { host: &host, var });
+            let vars = assemble(entries, key_of, &mut self.report)?;
             self.inv.hostvars.insert(host, vars);
         }
         for (group, entries) in std::mem::take(&mut self.group_vars) {
-            let vars = assemble(entries, |var| prefix.key(Entry::GroupVar { group: &group, var }))?;
+            let key_of = |var: &str| prefix.key(Entry::GroupVar { group: &group, var });
+            let vars = assemble(entries, key_of, &mut self.report)?;
             self.group(&group)?.vars = vars;
         }
+        self.refuse_loops()?;
         let Builder {
             mut inv,
             has_parent,
             grouped,
-            warnings,
+            report,
             ..
         } = self;
-
-        if let Some(cycle) = find_cycle(&inv.groups) {
-            return Err(LayoutError::ChildrenCycle(cycle));
-        }
 
         let ungrouped: Vec<String> = inv
             .hostvars
@@ -412,7 +465,28 @@ impl<'r> Builder<'r> {
             all.children.add(root);
         }
 
-        Ok(Built { value: inv, warnings })
+        Ok(Built {
+            value: inv,
+            warnings: report,
+        })
+    }
+
+    /// Refuses each loop among children. Goes on without the loop's last edge, so that
+    /// the next search finds another loop: at most one search per edge.
+    fn refuse_loops(&mut self) -> Result<(), R::Stop> {
+        let edges: usize = self.inv.groups.values().map(|group| group.children.len()).sum();
+        for _ in 0..=edges {
+            let Some(cycle) = find_cycle(&self.inv.groups) else {
+                break;
+            };
+            if let [.., from, to] = cycle.as_slice()
+                && let Some(group) = self.inv.groups.get_mut(from)
+            {
+                group.children.remove(to);
+            }
+            self.report.refuse(LayoutError::ChildrenCycle(cycle))?;
+        }
+        Ok(())
     }
 
     /// Moves the variables of the host read last to the others.
@@ -429,13 +503,14 @@ impl<'r> Builder<'r> {
         }
     }
 
-    fn group(&mut self, group: &str) -> Result<&mut Group, LayoutError> {
-        if group == META {
-            return Err(LayoutError::ReservedGroupName {
-                group: group.to_string(),
-            });
-        }
+    fn group(&mut self, group: &str) -> Result<&mut Group, R::Stop> {
         if !self.inv.groups.contains_key(group) {
+            if group == META {
+                // Refused once, where first named; goes on with the group.
+                self.report.refuse(LayoutError::ReservedGroupName {
+                    group: group.to_string(),
+                })?;
+            }
             self.inv.groups.insert(group.to_string(), Group::default());
         }
         Ok(self.inv.groups.get_mut(group).expect("inserted above"))
@@ -453,13 +528,13 @@ pub fn host_vars(prefix: &Prefix, host: &str, pairs: &[Kv], rules: &ValueRules) 
             read_key(&dir, &kv.key, rules.nested_keys, &mut warnings)?
             && h == host
         {
-            check_names(&entry, key)?;
-            note_invalid_name(&entry, key, &mut warnings);
-            entries.push(VarEntry::new(var, text(key, kv.value.clone())?, rules));
+            check_key(&entry, key, &mut warnings)?;
+            entries.push(VarEntry::new(var, text(key, kv.value.clone(), &mut warnings)?, rules));
         }
     }
+    let key_of = |var: &str| prefix.key(Entry::HostVar { host, var });
     Ok(Built {
-        value: assemble(entries, |var| prefix.key(Entry::HostVar { host, var }))?,
+        value: assemble(entries, key_of, &mut warnings)?,
         warnings,
     })
 }
@@ -487,15 +562,16 @@ fn is_below(outer: &str, inner: &str) -> bool {
 }
 
 /// Builds a (possibly nested) map of variables; `key_of` names a variable's etcd key, for
-/// errors. Sorted by path, a variable and the keys below it are neighbours, so one pass
+/// refusals. Sorted by path, a variable and the keys below it are neighbours, so one pass
 /// over neighbours finds every clash.
-fn assemble(mut entries: Vec<VarEntry>, key_of: impl Fn(&str) -> String) -> Result<Vars, LayoutError> {
+fn assemble<R: Report>(
+    mut entries: Vec<VarEntry>,
+    key_of: impl Fn(&str) -> String,
+    report: &mut R,
+) -> Result<Vars, R::Stop> {
     entries.sort_by(|a, b| var_path(&a.var).cmp(var_path(&b.var)));
-    if let Some(pair) = entries.windows(2).find(|pair| is_below(&pair[0].var, &pair[1].var)) {
-        return Err(LayoutError::NestedClash {
-            value_key: key_of(&pair[0].var),
-            map_key: key_of(&pair[1].var),
-        });
+    if entries.windows(2).any(|pair| is_below(&pair[0].var, &pair[1].var)) {
+        entries = refuse_clashes(entries, key_of, report)?;
     }
     let mut vars = Vars::new();
     for VarEntry { var, value } in entries {
@@ -510,8 +586,8 @@ fn assemble(mut entries: Vec<VarEntry>, key_of: impl Fn(&str) -> String) -> Resu
                 .or_insert_with(|| Variable::Map(Vars::new()))
             {
                 Variable::Map(inner) => inner,
-                // No value sits where a map is needed: clashes were rejected above.
-                _ => unreachable!("clashes are rejected before assembly"),
+                // No value sits where a map is needed: clashes were left out above.
+                _ => unreachable!("clashes are left out before assembly"),
             };
         }
         map.insert(leaf.to_string(), value);
@@ -519,29 +595,67 @@ fn assemble(mut entries: Vec<VarEntry>, key_of: impl Fn(&str) -> String) -> Resu
     Ok(vars)
 }
 
-/// Reads one key: what it says and the key as text, or `None` (counted as skipped) for a
-/// key that fits no kind.
-fn read_key<'k>(
+/// Refuses each variable below one that holds a value (`nginx/port` below `nginx`), in
+/// sorted `entries`, and goes on without it.
+fn refuse_clashes<R: Report>(
+    entries: Vec<VarEntry>,
+    key_of: impl Fn(&str) -> String,
+    report: &mut R,
+) -> Result<Vec<VarEntry>, R::Stop> {
+    let mut kept: Vec<VarEntry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if let Some(value) = kept.last()
+            && is_below(&value.var, &entry.var)
+        {
+            report.refuse(LayoutError::NestedClash {
+                value_key: key_of(&value.var),
+                map_key: key_of(&entry.var),
+            })?;
+            continue;
+        }
+        kept.push(entry);
+    }
+    Ok(kept)
+}
+
+/// Reads one key: what it says and the key as text, or `None` for a key left out: one
+/// that is not UTF-8 (refused) or fits no kind (skipped).
+fn read_key<'k, R: Report>(
     dir: &str,
     key: &'k [u8],
     nested: bool,
-    warnings: &mut Warnings,
-) -> Result<Option<(Entry<'k>, &'k str)>, LayoutError> {
-    let key = std::str::from_utf8(key).map_err(|_| LayoutError::NonUtf8Key {
-        key: String::from_utf8_lossy(key).into_owned(),
-    })?;
+    report: &mut R,
+) -> Result<Option<(Entry<'k>, &'k str)>, R::Stop> {
+    let Ok(key) = std::str::from_utf8(key) else {
+        report.refuse(LayoutError::NonUtf8Key {
+            key: String::from_utf8_lossy(key).into_owned(),
+        })?;
+        return Ok(None);
+    };
     match key.strip_prefix(dir).and_then(|rest| classify(rest, nested)) {
         Some(entry) => Ok(Some((entry, key))),
         None => {
-            Tally::note(&mut warnings.skipped, key);
+            report.skip(key);
             Ok(None)
         }
     }
 }
 
-/// Refuses what the key names that no reader of the output could take: a JSON type marker
-/// as a name, or variables nested too deep.
-pub fn check_names(entry: &Entry, key: &str) -> Result<(), LayoutError> {
+/// The rules of the names a key holds, whatever its kind: refuses what no reader of the
+/// output could take (a JSON type marker as a name, variables nested too deep; the first
+/// of them, and goes on with the key), and notes a variable name Ansible will refuse.
+fn check_key<R: Report>(entry: &Entry, key: &str, report: &mut R) -> Result<(), R::Stop> {
+    if let Some(error) = name_error(entry, key) {
+        report.refuse(error)?;
+    }
+    if let Some(name) = variable_name(entry).filter(|name| !is_valid_variable_name(name)) {
+        report.invalid_name(key, name);
+    }
+    Ok(())
+}
+
+/// What the key names that no reader of the output could take, if anything.
+fn name_error(entry: &Entry, key: &str) -> Option<LayoutError> {
     let (owner, rest, is_var) = match *entry {
         Entry::HostVar { host, var } => (host, var, true),
         Entry::GroupVar { group, var } => (group, var, true),
@@ -552,41 +666,38 @@ pub fn check_names(entry: &Entry, key: &str) -> Result<(), LayoutError> {
     for name in std::iter::once(owner).chain(var_path(rest)) {
         depth += 1;
         if name.starts_with("__ansible_") && JSON_MARKERS.contains(&name) {
-            return Err(LayoutError::MarkerName {
+            return Some(LayoutError::MarkerName {
                 key: key.to_string(),
                 name: name.to_string(),
             });
         }
     }
-    if is_var && depth - 1 > MAX_NESTING {
-        return Err(LayoutError::NestedTooDeep { key: key.to_string() });
-    }
-    Ok(())
+    (is_var && depth - 1 > MAX_NESTING).then(|| LayoutError::NestedTooDeep { key: key.to_string() })
 }
 
 /// The name of the variable `entry` sets, if it is one: the first segment of a nested key
 /// (the segments below it are keys of a map, which Ansible does not check).
-pub fn variable_name<'a>(entry: &Entry<'a>) -> Option<&'a str> {
+fn variable_name<'a>(entry: &Entry<'a>) -> Option<&'a str> {
     match *entry {
         Entry::HostVar { var, .. } | Entry::GroupVar { var, .. } => var_path(var).next(),
         Entry::Member { .. } | Entry::Child { .. } => None,
     }
 }
 
-fn note_invalid_name(entry: &Entry, key: &str, warnings: &mut Warnings) {
-    if variable_name(entry).is_some_and(|name| !is_valid_variable_name(name)) {
-        Tally::note(&mut warnings.invalid_names, key);
+/// A variable's value as text; refused if it is not UTF-8, and then read lossily.
+fn text<R: Report>(key: &str, value: Vec<u8>, report: &mut R) -> Result<String, R::Stop> {
+    match String::from_utf8(value) {
+        Ok(text) => Ok(text),
+        Err(not_utf8) => {
+            report.refuse(LayoutError::NonUtf8Value { key: key.to_string() })?;
+            Ok(String::from_utf8_lossy(not_utf8.as_bytes()).into_owned())
+        }
     }
-}
-
-/// A variable's value as text.
-fn text(key: &str, value: Vec<u8>) -> Result<String, LayoutError> {
-    String::from_utf8(value).map_err(|_| LayoutError::NonUtf8Value { key: key.to_string() })
 }
 
 /// Finds a loop in the children graph by depth-first search, visiting groups and children
 /// in sorted order so the reported loop is always the same one.
-pub(crate) fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>> {
+fn find_cycle(groups: &BTreeMap<String, Group>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         OnPath,

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
+use etcd_inventory::check::{self, Finding};
 use etcd_inventory::etcd::{self, Etcd, EtcdError, Page, Pair, RangeStamp};
 use etcd_inventory::inventory::{self, Builder, Inventory, Kv};
 use etcd_inventory::layout::{KeyRange, Prefix};
@@ -789,6 +790,40 @@ proptest! {
         }
         for group in doc.as_object().unwrap().keys().filter(|g| *g != "_meta") {
             etcd_inventory::graph::render(&json, group).expect("--graph of a group in the output");
+        }
+    }
+
+    /// `check` reports what `--list` meets, from the same rules: a fatal finding exactly
+    /// when the build fails, the build's refusal among them; otherwise as many unknown keys
+    /// and invalid variable names as `--list` warns of, the first of each its example.
+    #[test]
+    fn check_reports_what_list_meets(case in case()) {
+        let prefix = Prefix::new(case.prefix);
+        let findings = check::check(&prefix, &case.pairs, &case.rules);
+        let fatal: Vec<_> = findings.iter().filter_map(|f| match f {
+            Finding::Fatal(e) => Some(e),
+            _ => None,
+        }).collect();
+        match inventory::build(&prefix, &case.pairs, &case.rules) {
+            Err(e) => prop_assert!(fatal.contains(&&e), "{e:?} not among {fatal:?}"),
+            Ok(built) => {
+                prop_assert!(fatal.is_empty(), "{fatal:?}, yet --list builds");
+                let keys = |wanted: fn(&Finding) -> Option<&str>| -> Vec<&str> {
+                    findings.iter().filter_map(wanted).collect()
+                };
+                let unknown = keys(|f| match f {
+                    Finding::UnknownKey(key) => Some(key),
+                    _ => None,
+                });
+                let invalid = keys(|f| match f {
+                    Finding::InvalidVariableName { key, .. } => Some(key),
+                    _ => None,
+                });
+                for (tally, keys) in [(&built.warnings.skipped, &unknown), (&built.warnings.invalid_names, &invalid)] {
+                    let said = tally.as_ref().map(|t| (t.count as usize, t.example.as_str()));
+                    prop_assert_eq!(said, keys.first().map(|first| (keys.len(), *first)));
+                }
+            }
         }
     }
 
