@@ -450,8 +450,8 @@ fn cache_settings(sources: &Sources) -> Result<CacheSettings, Error> {
 /// etcdctl reads it; `--user` takes the name only. No message here quotes a password.
 fn credentials(sources: &Sources) -> Result<Option<Credentials>, Error> {
     // `--password-file` names a file; the variable and etcd.ini hold the password itself.
-    let password = sources.get(&PASSWORD_FILE);
-    let (user_var, password_var) = (USER.var(), PASSWORD_FILE.var());
+    let password = sources.given(&PASSWORD_FILE).or_else(|| sources.get(&PASSWORD));
+    let (user_var, password_var) = (USER.var(), PASSWORD.var());
     let Some(user) = sources.get(&USER) else {
         return match password {
             Some(p) => Err(Error::InvalidOptions(format!(
@@ -1135,7 +1135,7 @@ mod tests {
                 password: "s3:cret".into()
             })
         );
-        let env = env_of(&[(USER.var(), "bob"), (PASSWORD_FILE.var(), "pw")]);
+        let env = env_of(&[(USER.var(), "bob"), (PASSWORD.var(), "pw")]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!(s.credentials.unwrap().password, "pw");
         let file = ini("[etcd]\nusername = carol\npassword = from-ini\n");
@@ -1162,7 +1162,7 @@ mod tests {
             password_file: Some(path.display().to_string()),
             ..Flags::default()
         };
-        let s = resolve(&flags, &env_of(&[(PASSWORD_FILE.var(), "from-env")]), None);
+        let s = resolve(&flags, &env_of(&[(PASSWORD.var(), "from-env")]), None);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(s.unwrap().credentials.unwrap().password, "from-file");
 
@@ -1184,7 +1184,7 @@ mod tests {
         let cases = [
             resolve(&flags, &env_of(&[]), None),
             resolve(&Flags::default(), &env_of(&[(USER.var(), "frank")]), None),
-            resolve(&Flags::default(), &env_of(&[(PASSWORD_FILE.var(), "hunter2")]), None),
+            resolve(&Flags::default(), &env_of(&[(PASSWORD.var(), "hunter2")]), None),
             resolve(&Flags::default(), &env_of(&[(USER.var(), ":hunter2")]), None),
         ];
         let expected = [

@@ -193,15 +193,29 @@ pub static USER: Setting = Setting {
 
 pub static PASSWORD_FILE: Setting = Setting {
     flag: flag!("password-file", password_file),
-    env: Some("ETCDCTL_PASSWORD"),
-    env_note: Some("the password itself"),
-    ini: etcd_ini("password"),
+    env: None,
+    env_note: None,
+    ini: None,
     ini_note: None,
     default: Fallback::Unset("none"),
     kind: Kind::File,
     takers: EVERYWHERE,
     help: "File whose first line is the etcd user's password (within its first 4 KiB; a regular file only; a \
-           warning if group or others may read or write it)",
+           warning if group or others may read or write it); beats the password in the environment or etcd.ini",
+};
+
+/// The password itself: never a flag, whose value would show in `ps`.
+pub static PASSWORD: Setting = Setting {
+    flag: None,
+    env: Some("ETCDCTL_PASSWORD"),
+    env_note: None,
+    ini: etcd_ini("password"),
+    ini_note: None,
+    default: Fallback::Unset("none"),
+    kind: Kind::Text("PASSWORD"),
+    takers: EVERYWHERE,
+    help: "The etcd user's password (never a flag: give it here, in ETCDCTL_USER as NAME:PASSWORD, or in a \
+           --password-file)",
 };
 
 pub static CACERT: Setting = Setting {
@@ -439,11 +453,12 @@ const SCRIPT_ONLY: Takers = Takers {
 };
 
 /// Every setting, in the order `--help` and the README show them.
-pub static SETTINGS: [&Setting; 22] = [
+pub static SETTINGS: [&Setting; 23] = [
     &ENDPOINTS,
     &PREFIX,
     &USER,
     &PASSWORD_FILE,
+    &PASSWORD,
     &CACERT,
     &CERT,
     &KEY,
