@@ -21,6 +21,8 @@ use wasi::http::outgoing_handler;
 use wasi::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 use wasi::io::streams::StreamError;
 
+mod settings_export;
+
 /// The largest answer read from one request: a bound on memory and on the read loop.
 const MAX_ANSWER_BYTES: usize = 256 << 20;
 
