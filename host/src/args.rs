@@ -146,8 +146,9 @@ pub struct ImportArgs {
 pub struct SettingArgs(pub Flags);
 
 /// The settings `check` takes after its name (those of its sandbox); given there, they win.
+/// Boxed: the flags are large next to the other commands' arguments.
 #[derive(Debug, Default)]
-pub struct CheckArgs(pub Flags);
+pub struct CheckArgs(pub Box<Flags>);
 
 impl Cli {
     /// The raw flags of every setting given, for `settings::resolve`.
@@ -236,11 +237,57 @@ impl clap::Args for CheckArgs {
 
 impl clap::FromArgMatches for CheckArgs {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        Ok(CheckArgs(given(matches, after_check())))
+        Ok(CheckArgs(Box::new(given(matches, after_check()))))
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         self.0.overlay(&given(matches, after_check()));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_inventory::settings::{MEMORY_LIMIT, PREFIX};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("etcd-inventory").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn every_setting_with_a_flag_is_a_flag_of_the_inventory_script() {
+        for setting in SETTINGS.iter().filter(|s| s.flag.is_some()) {
+            let flag = setting.flag_name();
+            let mut args = vec!["--list", flag.as_str()];
+            args.extend((!setting.is_switch()).then_some("v"));
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{flag}: {e}"));
+            let expected = if setting.is_switch() { "true" } else { "v" };
+            assert_eq!(cli.flags().get(setting), Some(expected), "{flag}");
+        }
+    }
+
+    #[test]
+    fn commands_take_the_settings_the_table_gives_them() {
+        for setting in SETTINGS.iter().filter(|s| s.flag.is_some() && !s.is_switch()) {
+            let flag = setting.flag_name();
+            let taken = parse(&["import", "f.json", &flag, "v"]).is_ok();
+            assert_eq!(taken, setting.takers.binary == Commands::All, "import {flag}");
+            let taken = parse(&["check", &flag, "v"]).is_ok();
+            assert_eq!(taken, setting.takers.binary != Commands::Script, "check {flag}");
+        }
+        // Given after `check`, its sandbox's settings win over the same given before it.
+        let cli = parse(&[
+            "--memory-limit",
+            "64",
+            "--prefix",
+            "/a",
+            "check",
+            "--memory-limit",
+            "128",
+        ])
+        .unwrap();
+        assert_eq!(cli.flags().get(&MEMORY_LIMIT), Some("128"));
+        assert_eq!(cli.flags().get(&PREFIX), Some("/a"));
     }
 }
