@@ -21,6 +21,8 @@ wit_bindgen::generate!({
 use etcd_inventory::inventory::etcd;
 use exports::etcd_inventory::inventory::inventory as wit;
 
+mod settings_export;
+
 struct Component;
 
 export!(Component);

@@ -1,6 +1,12 @@
 //! Settings, resolved in one place for every shell: flag > environment > etcd.ini > default.
-//! The `etcd-inventory` binary and the component's own `wasi:cli/run` both call [`resolve`],
-//! so `wasmtime run --env ... --dir ...` behaves as the binary does.
+//! The `etcd-inventory` binary, the component's own `wasi:cli/run` and its `settings` export
+//! all call [`resolve`], so `wasmtime run --env ... --dir ...` and Node behave as the binary
+//! does. Each setting's flag, variable, etcd.ini key and default are declared once, in
+//! [`defs`]; here they are parsed and checked.
+
+mod defs;
+
+pub use defs::*;
 
 use std::path::{Path, PathBuf};
 
@@ -26,57 +32,6 @@ pub const MAX_MEMORY_LIMIT_MIB: u32 = 4_096;
 /// "stuck": a deploy waits this long at most.
 pub const DEFAULT_TIME_LIMIT_MS: u32 = 120_000;
 
-/// Environment variables read, as etcdctl names them where it has one.
-pub const ENV_ENDPOINTS: &str = "ETCDCTL_ENDPOINTS";
-pub const ENV_DIAL_TIMEOUT: &str = "ETCDCTL_DIAL_TIMEOUT";
-pub const ENV_COMMAND_TIMEOUT: &str = "ETCDCTL_COMMAND_TIMEOUT";
-pub const ENV_CACERT: &str = "ETCDCTL_CACERT";
-pub const ENV_CERT: &str = "ETCDCTL_CERT";
-pub const ENV_KEY: &str = "ETCDCTL_KEY";
-/// `name` or `name:password`, as etcdctl's `--user`.
-pub const ENV_USER: &str = "ETCDCTL_USER";
-pub const ENV_PASSWORD: &str = "ETCDCTL_PASSWORD";
-pub const ENV_PREFIX: &str = "ETCD_INVENTORY_PREFIX";
-pub const ENV_PAGE_SIZE: &str = "ETCD_INVENTORY_PAGE_SIZE";
-pub const ENV_TRUST_TEMPLATES: &str = "ETCD_INVENTORY_TRUST_TEMPLATES";
-pub const ENV_TYPED_VALUES: &str = "ETCD_INVENTORY_TYPED_VALUES";
-pub const ENV_NESTED_KEYS: &str = "ETCD_INVENTORY_NESTED_KEYS";
-pub const ENV_TRANSPORT: &str = "ETCD_INVENTORY_TRANSPORT";
-pub const ENV_MEMORY_LIMIT: &str = "ETCD_INVENTORY_MEMORY_LIMIT";
-pub const ENV_TIME_LIMIT: &str = "ETCD_INVENTORY_TIME_LIMIT";
-pub const ENV_CACHE: &str = "ETCD_INVENTORY_CACHE";
-pub const ENV_CACHE_PATH: &str = "ETCD_INVENTORY_CACHE_PATH";
-pub const ENV_CACHE_MAX_AGE: &str = "ETCD_INVENTORY_CACHE_MAX_AGE";
-pub const ENV_STALE_CACHE_FALLBACK: &str = "ETCD_INVENTORY_STALE_CACHE_FALLBACK";
-/// Ansible passes an inventory script no flags: this is `--refresh-cache` for it.
-pub const ENV_REFRESH_CACHE: &str = "ETCD_INVENTORY_REFRESH_CACHE";
-/// The classic script's variable naming its etcd.ini.
-pub const ENV_INI_PATH: &str = "ETCD_INI_PATH";
-/// Every variable [`resolve`] and [`ini_location`] read: a host passes only these on.
-pub const ENV_VARS: [&str; 22] = [
-    ENV_ENDPOINTS,
-    ENV_DIAL_TIMEOUT,
-    ENV_COMMAND_TIMEOUT,
-    ENV_CACERT,
-    ENV_CERT,
-    ENV_KEY,
-    ENV_USER,
-    ENV_PASSWORD,
-    ENV_PREFIX,
-    ENV_PAGE_SIZE,
-    ENV_TRUST_TEMPLATES,
-    ENV_TYPED_VALUES,
-    ENV_NESTED_KEYS,
-    ENV_TRANSPORT,
-    ENV_MEMORY_LIMIT,
-    ENV_TIME_LIMIT,
-    ENV_CACHE,
-    ENV_CACHE_PATH,
-    ENV_CACHE_MAX_AGE,
-    ENV_STALE_CACHE_FALLBACK,
-    ENV_REFRESH_CACHE,
-    ENV_INI_PATH,
-];
 /// Where the classic script kept its cache.
 pub const DEFAULT_CACHE_PATH: &str = "~/.ansible/tmp";
 /// The most of a password file read: its first line must end within it.
@@ -85,6 +40,7 @@ pub const MAX_PASSWORD_FILE_BYTES: u64 = 4 << 10;
 pub const MAX_INI_BYTES: u64 = 1 << 20;
 
 /// Values given as command-line flags, unparsed, so that every source is validated alike.
+/// Each field is the slot of one [`Setting`]'s [`Flag`]: filled and read through the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flags {
     pub endpoints: Option<String>,
@@ -295,35 +251,42 @@ struct Sourced {
     from_ini: bool,
 }
 
-/// Looks settings up in precedence order: flag, environment variable, etcd.ini key.
+/// Looks settings up in precedence order: flag, environment variable, etcd.ini key, each
+/// as the setting's row in [`SETTINGS`] names them.
 struct Sources<'a> {
+    flags: &'a Flags,
     env: &'a dyn Fn(&str) -> Option<String>,
     ini: Option<&'a ClassicIni>,
 }
 
 impl Sources<'_> {
-    fn get(&self, flag: (&Option<String>, &str), var: Option<&str>, ini_key: Option<&str>) -> Option<Sourced> {
-        let (flag, flag_name) = flag;
-        if let Some(value) = flag {
-            return Some(Sourced {
-                value: value.clone(),
-                source: flag_name.to_string(),
-                from_ini: false,
-            });
-        }
-        if let Some((var, value)) = var.and_then(|v| (self.env)(v).map(|value| (v, value))) {
-            return Some(Sourced {
-                value,
-                source: format!("environment variable {var}"),
-                from_ini: false,
-            });
-        }
-        let ini = self.ini?;
-        ini_key.and_then(|key| ini.get(key))
+    fn get(&self, setting: &Setting) -> Option<Sourced> {
+        self.given(setting).or_else(|| {
+            let key = setting.ini?;
+            self.ini?.get(key.section, key.key)
+        })
     }
 
-    fn number(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str, default: u32) -> Result<u32, Error> {
-        match self.get(flag, Some(var), Some(ini_key)) {
+    /// From the flag or the environment only.
+    fn given(&self, setting: &Setting) -> Option<Sourced> {
+        debug_assert!(setting.is_declared(), "{setting:?} is not in SETTINGS");
+        if let Some(value) = self.flags.get(setting) {
+            return Some(Sourced {
+                value: value.to_string(),
+                source: setting.flag_name(),
+                from_ini: false,
+            });
+        }
+        let var = setting.env?;
+        (self.env)(var).map(|value| Sourced {
+            value,
+            source: format!("environment variable {var}"),
+            from_ini: false,
+        })
+    }
+
+    fn number(&self, setting: &Setting, default: u32) -> Result<u32, Error> {
+        match self.get(setting) {
             None => Ok(default),
             Some(s) => match s.value.trim().parse::<u32>() {
                 Ok(n) if n >= 1 => Ok(n),
@@ -332,16 +295,16 @@ impl Sources<'_> {
         }
     }
 
-    fn duration(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str, default: u32) -> Result<u32, Error> {
-        match self.get(flag, Some(var), Some(ini_key)) {
+    fn duration(&self, setting: &Setting, default: u32) -> Result<u32, Error> {
+        match self.get(setting) {
             None => Ok(default),
             Some(s) => parse_duration_ms(&s.value).map_err(|e| invalid(&s, &e)),
         }
     }
 
-    /// A switch, off unless set; `ini_key` is `None` for one that etcd.ini cannot hold.
-    fn switch(&self, flag: (&Option<String>, &str), var: &str, ini_key: Option<&str>) -> Result<bool, Error> {
-        match self.get(flag, Some(var), ini_key) {
+    /// A switch, off unless set.
+    fn switch(&self, setting: &Setting) -> Result<bool, Error> {
+        match self.get(setting) {
             None => Ok(false),
             Some(s) => parse_bool(&s.value).ok_or_else(|| invalid(&s, "expected true or false")),
         }
@@ -349,8 +312,8 @@ impl Sources<'_> {
 
     /// A file path; relative paths in etcd.ini are taken from the file's own directory, so
     /// the file works wherever Ansible runs from.
-    fn path(&self, flag: (&Option<String>, &str), var: &str, ini_key: &str) -> Option<PathBuf> {
-        let s = self.get(flag, Some(var), Some(ini_key))?;
+    fn path(&self, setting: &Setting) -> Option<PathBuf> {
+        let s = self.get(setting)?;
         let path = PathBuf::from(s.value.trim());
         match self.ini.and_then(|i| Path::new(&i.path).parent()) {
             Some(dir) if s.from_ini && path.is_relative() && !path.starts_with("~") => Some(dir.join(path)),
@@ -363,9 +326,14 @@ impl Sources<'_> {
 /// is `--password-file`, when given.
 pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<&IniFile>) -> Result<Settings, Error> {
     let ini = ini.map(ClassicIni::parse).transpose()?;
-    let sources = Sources { env, ini: ini.as_ref() };
+    let sources = Sources {
+        flags,
+        env,
+        ini: ini.as_ref(),
+    };
 
-    let endpoints = match sources.get((&flags.endpoints, "--endpoints"), Some(ENV_ENDPOINTS), None) {
+    // etcd.ini's `endpoints`, or the classic `host`, `port` and `secure`.
+    let endpoints = match sources.given(&ENDPOINTS) {
         Some(s) => s,
         None => match ini.as_ref().map(ClassicIni::endpoints).transpose()?.flatten() {
             Some(s) => s,
@@ -385,13 +353,13 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
     })?;
 
     let prefix = sources
-        .get((&flags.prefix, "--prefix"), Some(ENV_PREFIX), Some("prefix"))
+        .get(&PREFIX)
         .map_or_else(|| DEFAULT_PREFIX.to_string(), |s| s.value);
 
     let tls = TlsFiles {
-        ca_cert: sources.path((&flags.cacert, "--cacert"), ENV_CACERT, "ca_cert"),
-        client_cert: sources.path((&flags.cert, "--cert"), ENV_CERT, "client_cert"),
-        client_key: sources.path((&flags.key, "--key"), ENV_KEY, "client_key"),
+        ca_cert: sources.path(&CACERT),
+        client_cert: sources.path(&CERT),
+        client_key: sources.path(&KEY),
     };
     if tls.client_cert.is_some() != tls.client_key.is_some() {
         return Err(Error::InvalidOptions(
@@ -404,74 +372,37 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
     Ok(Settings {
         endpoints,
         prefix: Prefix::new(&prefix),
-        page_size: sources.number(
-            (&flags.page_size, "--page-size"),
-            ENV_PAGE_SIZE,
-            "page_size",
-            DEFAULT_PAGE_SIZE,
-        )?,
-        dial_timeout_ms: sources.duration(
-            (&flags.dial_timeout, "--dial-timeout"),
-            ENV_DIAL_TIMEOUT,
-            "dial_timeout",
-            DEFAULT_DIAL_TIMEOUT_MS,
-        )?,
-        command_timeout_ms: sources.duration(
-            (&flags.command_timeout, "--command-timeout"),
-            ENV_COMMAND_TIMEOUT,
-            "command_timeout",
-            DEFAULT_COMMAND_TIMEOUT_MS,
-        )?,
+        page_size: sources.number(&PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
+        dial_timeout_ms: sources.duration(&DIAL_TIMEOUT, DEFAULT_DIAL_TIMEOUT_MS)?,
+        command_timeout_ms: sources.duration(&COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS)?,
         values: ValueRules {
-            trust_templates: sources.switch(
-                (&flags.trust_templates, "--trust-templates"),
-                ENV_TRUST_TEMPLATES,
-                Some("trust_templates"),
-            )?,
-            typed_values: sources.switch(
-                (&flags.typed_values, "--typed-values"),
-                ENV_TYPED_VALUES,
-                Some("typed_values"),
-            )?,
-            nested_keys: sources.switch(
-                (&flags.nested_keys, "--nested-keys"),
-                ENV_NESTED_KEYS,
-                Some("nested_keys"),
-            )?,
+            trust_templates: sources.switch(&TRUST_TEMPLATES)?,
+            typed_values: sources.switch(&TYPED_VALUES)?,
+            nested_keys: sources.switch(&NESTED_KEYS)?,
         },
-        credentials: credentials(flags, &sources)?,
+        credentials: credentials(&sources)?,
         tls,
-        transport: transport(flags, &sources)?,
-        limits: limits(flags, &sources)?,
-        cache: cache_settings(flags, &sources)?,
+        transport: transport(&sources)?,
+        limits: limits(&sources)?,
+        cache: cache_settings(&sources)?,
     })
 }
 
-fn limits(flags: &Flags, sources: &Sources) -> Result<SandboxLimits, Error> {
-    let memory = (&flags.memory_limit, "--memory-limit");
-    let memory_mib = sources.number(memory, ENV_MEMORY_LIMIT, "memory_limit", DEFAULT_MEMORY_LIMIT_MIB)?;
+fn limits(sources: &Sources) -> Result<SandboxLimits, Error> {
+    let memory_mib = sources.number(&MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT_MIB)?;
     if memory_mib > MAX_MEMORY_LIMIT_MIB {
-        let s = sources.get(memory, Some(ENV_MEMORY_LIMIT), Some("memory_limit"));
+        let s = sources.get(&MEMORY_LIMIT);
         let s = s.expect("only a given limit is above the maximum");
         return Err(invalid(&s, "expected MiB, at most 4096 (wasm32 addresses 4 GiB)"));
     }
     Ok(SandboxLimits {
         memory_mib,
-        time_limit_ms: sources.duration(
-            (&flags.time_limit, "--time-limit"),
-            ENV_TIME_LIMIT,
-            "time_limit",
-            DEFAULT_TIME_LIMIT_MS,
-        )?,
+        time_limit_ms: sources.duration(&TIME_LIMIT, DEFAULT_TIME_LIMIT_MS)?,
     })
 }
 
-fn transport(flags: &Flags, sources: &Sources) -> Result<Transport, Error> {
-    match sources.get(
-        (&flags.transport, "--transport"),
-        Some(ENV_TRANSPORT),
-        Some("transport"),
-    ) {
+fn transport(sources: &Sources) -> Result<Transport, Error> {
+    match sources.get(&TRANSPORT) {
         None => Ok(Transport::default()),
         Some(s) => match s.value.trim().to_ascii_lowercase().as_str() {
             "grpc" => Ok(Transport::Grpc),
@@ -483,10 +414,10 @@ fn transport(flags: &Flags, sources: &Sources) -> Result<Transport, Error> {
 
 /// The cache's settings; `~` in its path is the user's home (`HOME`), as the classic
 /// script expanded it.
-fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Error> {
-    let enabled = sources.switch((&flags.cache, "--cache"), ENV_CACHE, Some("cache.enabled"))?;
+fn cache_settings(sources: &Sources) -> Result<CacheSettings, Error> {
+    let enabled = sources.switch(&CACHE)?;
     let dir = sources
-        .path((&flags.cache_path, "--cache-path"), ENV_CACHE_PATH, "cache.path")
+        .path(&CACHE_PATH)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_PATH));
     let dir = match (dir.strip_prefix("~"), (sources.env)("HOME")) {
         (Ok(rest), Some(home)) => Path::new(&home).join(rest),
@@ -498,11 +429,7 @@ fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Err
         }
         _ => dir,
     };
-    let max_age_s = match sources.get(
-        (&flags.cache_max_age, "--cache-max-age"),
-        Some(ENV_CACHE_MAX_AGE),
-        Some("cache.max_age"),
-    ) {
+    let max_age_s = match sources.get(&CACHE_MAX_AGE) {
         None => 0,
         Some(s) => s
             .value
@@ -514,38 +441,31 @@ fn cache_settings(flags: &Flags, sources: &Sources) -> Result<CacheSettings, Err
         enabled,
         dir,
         max_age_s,
-        refresh: sources.switch((&flags.refresh_cache, "--refresh-cache"), ENV_REFRESH_CACHE, None)?,
-        stale_fallback: sources.switch(
-            (&flags.stale_cache_fallback, "--stale-cache-fallback"),
-            ENV_STALE_CACHE_FALLBACK,
-            Some("cache.stale_fallback"),
-        )?,
+        refresh: sources.switch(&REFRESH_CACHE)?,
+        stale_fallback: sources.switch(&STALE_CACHE_FALLBACK)?,
     })
 }
 
 /// The etcd user and password. `ETCDCTL_USER` may carry both as `name:password`, as
 /// etcdctl reads it; `--user` takes the name only. No message here quotes a password.
-fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, Error> {
+fn credentials(sources: &Sources) -> Result<Option<Credentials>, Error> {
     // `--password-file` names a file; the variable and etcd.ini hold the password itself.
-    let password = sources.get(
-        (&flags.password_file, "--password-file"),
-        Some(ENV_PASSWORD),
-        Some("password"),
-    );
-    let Some(user) = sources.get((&flags.user, "--user"), Some(ENV_USER), Some("username")) else {
+    let password = sources.given(&PASSWORD_FILE).or_else(|| sources.get(&PASSWORD));
+    let (user_var, password_var) = (USER.var(), PASSWORD.var());
+    let Some(user) = sources.get(&USER) else {
         return match password {
             Some(p) => Err(Error::InvalidOptions(format!(
-                "a password is set (from {}) but no etcd user: set --user, {ENV_USER} or username in etcd.ini",
+                "a password is set (from {}) but no etcd user: set --user, {user_var} or username in etcd.ini",
                 p.source
             ))),
             None => Ok(None),
         };
     };
     let (name, inline_password) = match user.value.split_once(':') {
-        Some(_) if flags.user.is_some() => {
+        Some(_) if sources.flags.get(&USER).is_some() => {
             return Err(Error::InvalidOptions(format!(
                 "--user takes the user name only (a password on the command line shows in ps): give the \
-                 password with --password-file or {ENV_PASSWORD}"
+                 password with --password-file or {password_var}"
             )));
         }
         Some((name, password)) => (name.to_string(), Some(password.to_string())),
@@ -557,13 +477,13 @@ fn credentials(flags: &Flags, sources: &Sources) -> Result<Option<Credentials>, 
             user.source
         )));
     }
-    let password = match (inline_password, &flags.password_file, password) {
+    let password = match (inline_password, sources.flags.get(&PASSWORD_FILE), password) {
         (Some(inline), _, _) => inline,
         (None, Some(path), _) => read_password_file(path)?,
         (None, None, Some(p)) => p.value,
         (None, None, None) => {
             return Err(Error::InvalidOptions(format!(
-                "no password for etcd user {name:?} (from {}): set {ENV_PASSWORD}, --password-file or password in \
+                "no password for etcd user {name:?} (from {}): set {password_var}, --password-file or password in \
                  etcd.ini",
                 user.source
             )));
@@ -768,7 +688,7 @@ pub fn parse_duration_ms(raw: &str) -> Result<u32, String> {
 /// Where etcd.ini is: `ETCD_INI_PATH` if set (then it must exist), else `etcd.ini` beside
 /// the executable, as the classic script looked for it (then it may be absent).
 pub fn ini_location(env: &dyn Fn(&str) -> Option<String>, executable: Option<&Path>) -> Option<(PathBuf, bool)> {
-    match env(ENV_INI_PATH) {
+    match env(INI_PATH.var()) {
         Some(path) if !path.is_empty() => Some((PathBuf::from(path), true)),
         _ => executable.map(|exe| (exe.with_file_name("etcd.ini"), false)),
     }
@@ -780,7 +700,7 @@ pub fn load_ini(env: &dyn Fn(&str) -> Option<String>, executable: Option<&Path>)
         return Ok(None);
     };
     let named_by = match explicit {
-        true => format!("named by {ENV_INI_PATH}"),
+        true => format!("named by {}", INI_PATH.var()),
         false => "beside the executable".to_string(),
     };
     let refused = |why: String| {
@@ -842,12 +762,12 @@ impl ClassicIni {
         })
     }
 
-    /// A key's value: `name` in `[etcd]`, `section.name` in another section. An empty value
-    /// counts as unset, except for `prefix`, where it means the whole keyspace.
-    fn get(&self, key: &str) -> Option<Sourced> {
-        let (section, name) = key.split_once('.').unwrap_or(("etcd", key));
+    /// A key's value. An empty value counts as unset, except for `[etcd] prefix`, where it
+    /// means the whole keyspace.
+    fn get(&self, section: &str, name: &str) -> Option<Sourced> {
         let value = self.sections.get(section)?.get(name);
-        let value = value.filter(|v| key == "prefix" || !v.trim().is_empty())?;
+        let whole_keyspace = (section, name) == ("etcd", "prefix");
+        let value = value.filter(|v| whole_keyspace || !v.trim().is_empty())?;
         Some(Sourced {
             value: value.clone(),
             source: format!("etcd.ini at {} ([{section}] {name})", self.path),
@@ -857,8 +777,9 @@ impl ClassicIni {
 
     /// `endpoints`, or the classic `host`, `port` and `secure` (one endpoint).
     fn endpoints(&self) -> Result<Option<Sourced>, Error> {
-        let (host, port) = (self.get("host"), self.get("port"));
-        if let Some(list) = self.get("endpoints") {
+        let (host, port) = (self.get("etcd", "host"), self.get("etcd", "port"));
+        let list = ENDPOINTS.ini.and_then(|key| self.get(key.section, key.key));
+        if let Some(list) = list {
             if host.is_some() || port.is_some() {
                 return Err(Error::InvalidOptions(format!(
                     "etcd.ini at {} sets both endpoints and host/port: keep one",
@@ -870,7 +791,7 @@ impl ClassicIni {
         if host.is_none() && port.is_none() {
             return Ok(None);
         }
-        let secure = match self.get("secure") {
+        let secure = match self.get("etcd", "secure") {
             None => false,
             Some(s) => parse_bool(&s.value).ok_or_else(|| invalid(&s, "expected true or false"))?,
         };
@@ -939,7 +860,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
     }
@@ -961,9 +882,27 @@ mod tests {
     }
 
     #[test]
+    fn each_documented_default_resolves_as_nothing_given_does() {
+        let home = env_of(&[("HOME", "/home/op")]);
+        let nothing = resolve(&Flags::default(), &home, None).unwrap();
+        for setting in SETTINGS.iter().filter(|s| s.flag.is_some()) {
+            let Fallback::Value(value) = setting.default else {
+                continue;
+            };
+            let mut flags = Flags::default();
+            flags.set(setting, value.to_string());
+            let given = resolve(&flags, &home, None);
+            assert_eq!(given.as_ref(), Ok(&nothing), "{} {value}", setting.flag_name());
+        }
+    }
+
+    #[test]
     fn flag_beats_environment_beats_ini() {
         let file = ini("[etcd]\nprefix = /from-ini\nhost = ini.example\nport = 4001\n");
-        let env = env_of(&[(ENV_PREFIX, "/from-env"), (ENV_ENDPOINTS, "http://env.example:2379")]);
+        let env = env_of(&[
+            (PREFIX.var(), "/from-env"),
+            (ENDPOINTS.var(), "http://env.example:2379"),
+        ]);
         let flags = Flags {
             prefix: Some("/from-flag".into()),
             ..Flags::default()
@@ -999,7 +938,7 @@ mod tests {
 
     #[test]
     fn endpoints_are_split_and_normalised_like_etcdctl() {
-        let env = env_of(&[(ENV_ENDPOINTS, "127.0.0.1:2379, https://b.example:2379/ ,")]);
+        let env = env_of(&[(ENDPOINTS.var(), "127.0.0.1:2379, https://b.example:2379/ ,")]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!(s.endpoints, ["http://127.0.0.1:2379", "https://b.example:2379"]);
     }
@@ -1018,12 +957,12 @@ mod tests {
 
     #[test]
     fn page_size_and_timeouts_are_validated() {
-        let env = env_of(&[(ENV_PAGE_SIZE, "0")]);
+        let env = env_of(&[(PAGE_SIZE.var(), "0")]);
         assert!(
             resolve(&Flags::default(), &env, None)
                 .unwrap_err()
                 .to_string()
-                .contains(ENV_PAGE_SIZE)
+                .contains(PAGE_SIZE.var())
         );
         let flags = Flags {
             dial_timeout: Some("soon".into()),
@@ -1036,9 +975,9 @@ mod tests {
                 .contains("--dial-timeout")
         );
         let env = env_of(&[
-            (ENV_DIAL_TIMEOUT, "1.5s"),
-            (ENV_COMMAND_TIMEOUT, "250ms"),
-            (ENV_PAGE_SIZE, "7"),
+            (DIAL_TIMEOUT.var(), "1.5s"),
+            (COMMAND_TIMEOUT.var(), "250ms"),
+            (PAGE_SIZE.var(), "7"),
         ]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!((s.dial_timeout_ms, s.command_timeout_ms, s.page_size), (1500, 250, 7));
@@ -1050,7 +989,7 @@ mod tests {
         assert_eq!(s.limits, SandboxLimits::default());
         assert_eq!((s.limits.memory_mib, s.limits.time_limit_ms), (1_024, 120_000));
         let ini = ini("[etcd]\nmemory_limit = 64\ntime_limit = 2m\n");
-        let s = resolve(&Flags::default(), &env_of(&[(ENV_TIME_LIMIT, "30s")]), Some(&ini)).unwrap();
+        let s = resolve(&Flags::default(), &env_of(&[(TIME_LIMIT.var(), "30s")]), Some(&ini)).unwrap();
         assert_eq!((s.limits.memory_mib, s.limits.time_limit_ms), (64, 30_000));
         let flags = Flags {
             memory_limit: Some("4096".into()),
@@ -1071,8 +1010,8 @@ mod tests {
                 "{value}: {error}"
             );
         }
-        let error = resolve(&Flags::default(), &env_of(&[(ENV_TIME_LIMIT, "0")]), None).unwrap_err();
-        assert!(error.to_string().contains(ENV_TIME_LIMIT), "{error}");
+        let error = resolve(&Flags::default(), &env_of(&[(TIME_LIMIT.var(), "0")]), None).unwrap_err();
+        assert!(error.to_string().contains(TIME_LIMIT.var()), "{error}");
     }
 
     #[test]
@@ -1093,7 +1032,7 @@ mod tests {
                 nested_keys: true
             }
         );
-        let env = env_of(&[(ENV_TRUST_TEMPLATES, "false")]);
+        let env = env_of(&[(TRUST_TEMPLATES.var(), "false")]);
         assert!(
             !resolve(&Flags::default(), &env, Some(&file))
                 .unwrap()
@@ -1105,8 +1044,8 @@ mod tests {
             ..Flags::default()
         };
         assert!(resolve(&flags, &env, Some(&file)).unwrap().values.trust_templates);
-        let err = resolve(&Flags::default(), &env_of(&[(ENV_TYPED_VALUES, "maybe")]), None).unwrap_err();
-        assert!(err.to_string().contains(ENV_TYPED_VALUES), "{err}");
+        let err = resolve(&Flags::default(), &env_of(&[(TYPED_VALUES.var(), "maybe")]), None).unwrap_err();
+        assert!(err.to_string().contains(TYPED_VALUES.var()), "{err}");
     }
 
     #[test]
@@ -1144,14 +1083,14 @@ mod tests {
             Some((PathBuf::from("/opt/inv/etcd.ini"), false))
         );
         assert_eq!(
-            ini_location(&env_of(&[(ENV_INI_PATH, "/etc/x.ini")]), Some(exe)),
+            ini_location(&env_of(&[(INI_PATH.var(), "/etc/x.ini")]), Some(exe)),
             Some((PathBuf::from("/etc/x.ini"), true))
         );
     }
 
     #[test]
     fn a_named_ini_file_must_exist_a_default_one_need_not() {
-        let env = env_of(&[(ENV_INI_PATH, "/nonexistent/etcd.ini")]);
+        let env = env_of(&[(INI_PATH.var(), "/nonexistent/etcd.ini")]);
         assert!(
             load_ini(&env, None)
                 .unwrap_err()
@@ -1169,7 +1108,7 @@ mod tests {
         assert_eq!(s.tls.client_cert, Some(PathBuf::from("/abs/client.pem")));
         assert_eq!(s.tls.client_key, Some(PathBuf::from("/etc/client.key")));
 
-        let env = env_of(&[(ENV_CACERT, "rel/ca.pem")]);
+        let env = env_of(&[(CACERT.var(), "rel/ca.pem")]);
         let s = resolve(&Flags::default(), &env, Some(&file)).unwrap();
         assert_eq!(
             s.tls.ca_cert,
@@ -1181,14 +1120,14 @@ mod tests {
 
     #[test]
     fn a_client_certificate_needs_its_key() {
-        let env = env_of(&[(ENV_CERT, "/c.pem")]);
+        let env = env_of(&[(CERT.var(), "/c.pem")]);
         let err = resolve(&Flags::default(), &env, None).unwrap_err().to_string();
         assert!(err.contains("--cert and --key"), "{err}");
     }
 
     #[test]
     fn user_and_password_as_etcdctl_takes_them() {
-        let s = resolve(&Flags::default(), &env_of(&[(ENV_USER, "alice:s3:cret")]), None).unwrap();
+        let s = resolve(&Flags::default(), &env_of(&[(USER.var(), "alice:s3:cret")]), None).unwrap();
         assert_eq!(
             s.credentials,
             Some(Credentials {
@@ -1196,7 +1135,7 @@ mod tests {
                 password: "s3:cret".into()
             })
         );
-        let env = env_of(&[(ENV_USER, "bob"), (ENV_PASSWORD, "pw")]);
+        let env = env_of(&[(USER.var(), "bob"), (PASSWORD.var(), "pw")]);
         let s = resolve(&Flags::default(), &env, None).unwrap();
         assert_eq!(s.credentials.unwrap().password, "pw");
         let file = ini("[etcd]\nusername = carol\npassword = from-ini\n");
@@ -1223,7 +1162,7 @@ mod tests {
             password_file: Some(path.display().to_string()),
             ..Flags::default()
         };
-        let s = resolve(&flags, &env_of(&[(ENV_PASSWORD, "from-env")]), None);
+        let s = resolve(&flags, &env_of(&[(PASSWORD.var(), "from-env")]), None);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(s.unwrap().credentials.unwrap().password, "from-file");
 
@@ -1244,9 +1183,9 @@ mod tests {
         };
         let cases = [
             resolve(&flags, &env_of(&[]), None),
-            resolve(&Flags::default(), &env_of(&[(ENV_USER, "frank")]), None),
-            resolve(&Flags::default(), &env_of(&[(ENV_PASSWORD, "hunter2")]), None),
-            resolve(&Flags::default(), &env_of(&[(ENV_USER, ":hunter2")]), None),
+            resolve(&Flags::default(), &env_of(&[(USER.var(), "frank")]), None),
+            resolve(&Flags::default(), &env_of(&[(PASSWORD.var(), "hunter2")]), None),
+            resolve(&Flags::default(), &env_of(&[(USER.var(), ":hunter2")]), None),
         ];
         let expected = [
             "user name only",
@@ -1294,9 +1233,12 @@ mod tests {
 
     #[test]
     fn an_endpoint_with_user_info_is_refused_without_quoting_it() {
-        let env = env_of(&[(ENV_ENDPOINTS, "http://127.0.0.1:1,http://alice:s3cr,et@127.0.0.1:2379")]);
+        let env = env_of(&[(
+            ENDPOINTS.var(),
+            "http://127.0.0.1:1,http://alice:s3cr,et@127.0.0.1:2379",
+        )]);
         let err = resolve(&Flags::default(), &env, None).unwrap_err().to_string();
-        assert!(err.contains(ENV_ENDPOINTS) && err.contains("user info"), "{err}");
+        assert!(err.contains(ENDPOINTS.var()) && err.contains("user info"), "{err}");
         assert!(!err.contains("s3cr") && !err.contains("et@"), "{err}");
         let checked = Settings::checked(
             &["http://bob:hunter2@a:1".to_string()],
@@ -1367,15 +1309,18 @@ mod tests {
         let mut text = b"[etcd]\n".to_vec();
         text.resize((1 << 20) + 1, b'#');
         std::fs::write(&big, text).unwrap();
-        let vars = [(ENV_INI_PATH, big.to_str().unwrap())];
+        let vars = [(INI_PATH.var(), big.to_str().unwrap())];
         let err = load_ini(&env_of(&vars), None).unwrap_err().to_string();
-        assert!(err.contains(ENV_INI_PATH) && err.contains("larger than 1 MiB"), "{err}");
+        assert!(
+            err.contains(INI_PATH.var()) && err.contains("larger than 1 MiB"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn debug_output_hides_the_password() {
-        let s = resolve(&Flags::default(), &env_of(&[(ENV_USER, "alice:hunter2")]), None).unwrap();
+        let s = resolve(&Flags::default(), &env_of(&[(USER.var(), "alice:hunter2")]), None).unwrap();
         let shown = format!("{s:?}");
         assert!(shown.contains("alice") && !shown.contains("hunter2"), "{shown}");
     }
@@ -1425,11 +1370,11 @@ mod tests {
                 stale_fallback: true
             }
         );
-        let env = env_of(&[("HOME", "/h"), (ENV_REFRESH_CACHE, "1"), (ENV_CACHE_MAX_AGE, "0")]);
+        let env = env_of(&[("HOME", "/h"), (REFRESH_CACHE.var(), "1"), (CACHE_MAX_AGE.var(), "0")]);
         let s = resolve(&Flags::default(), &env, Some(&file)).unwrap();
         assert!(s.cache.refresh);
         assert_eq!(s.cache.max_age_s, 0);
-        let err = resolve(&Flags::default(), &env_of(&[(ENV_CACHE_MAX_AGE, "5 min")]), None).unwrap_err();
-        assert!(err.to_string().contains(ENV_CACHE_MAX_AGE), "{err}");
+        let err = resolve(&Flags::default(), &env_of(&[(CACHE_MAX_AGE.var(), "5 min")]), None).unwrap_err();
+        assert!(err.to_string().contains(CACHE_MAX_AGE.var()), "{err}");
     }
 }

@@ -67,7 +67,7 @@ pub struct Cache {
 
 /// A cached inventory and what it was read at.
 #[derive(Debug)]
-pub struct Entry {
+pub struct CachedInventory {
     pub body: Body,
     pub revision: i64,
     pub key_count: u64,
@@ -139,7 +139,7 @@ impl Body {
     }
 }
 
-impl Entry {
+impl CachedInventory {
     /// Seconds since it was written (0 if the clock went back).
     pub fn age_s(&self) -> u64 {
         now_s().saturating_sub(self.written_at)
@@ -194,7 +194,7 @@ impl Cache {
 
     /// The cached entry: `Ok(None)` when there is none, `Err` (a warning) when the file is
     /// there but unusable (truncated, damaged, another inventory's) or in an unsafe place.
-    pub fn load(&self) -> Result<Option<Entry>, Trouble> {
+    pub fn load(&self) -> Result<Option<CachedInventory>, Trouble> {
         let unreadable =
             |e: std::io::Error| Trouble::Unusable(format!("cannot read the cache {}: {e}", self.path.display()));
         match self.check_directory() {
@@ -244,7 +244,7 @@ impl Cache {
             .and_then(|bytes| serde_json::from_slice::<Stamp>(&bytes).ok())
             .filter(|stamp| stamp.checksum == header.checksum)
             .map_or(header.revision, |stamp| stamp.revision.max(header.revision));
-        Ok(Some(Entry {
+        Ok(Some(CachedInventory {
             body,
             revision: stamped,
             key_count: header.key_count,
@@ -258,7 +258,7 @@ impl Cache {
     }
 
     /// Records that etcd confirmed `entry` unchanged as of `revision`.
-    pub fn stamp(&self, entry: &Entry, revision: i64) -> Result<(), String> {
+    pub fn stamp(&self, entry: &CachedInventory, revision: i64) -> Result<(), String> {
         let stamp = Stamp {
             checksum: entry.checksum.clone(),
             revision,

@@ -3,13 +3,18 @@
 //! component reach only the configured endpoints' JSON gateway), and calls its typed
 //! `inventory` export. The `etcd-inventory` binary is a thin shell around this.
 
+pub mod args;
 pub mod cache;
+pub mod commands;
 pub mod engine_config;
+pub mod error;
 pub mod grpc;
 pub mod limits;
-pub mod reader;
+pub mod listing;
 pub mod register;
 pub mod sandbox;
+pub mod say;
+pub mod reader;
 pub mod tls;
 pub mod write_side;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use etcd_inventory::settings::{ENV_MEMORY_LIMIT, ENV_TIME_LIMIT, SandboxLimits};
+use etcd_inventory::settings::{MEMORY_LIMIT, SandboxLimits, TIME_LIMIT};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 
 /// How often running wasm stops to look at the clock (and lets timers run).
@@ -30,13 +30,15 @@ impl std::fmt::Display for LimitHit {
             LimitHit::Memory { limit_mib } => write!(
                 f,
                 "the component needed more memory than its limit of {limit_mib} MiB: raise it with \
-                 --memory-limit MIB ({ENV_MEMORY_LIMIT}, or memory_limit in etcd.ini)"
+                 --memory-limit MIB ({}, or memory_limit in etcd.ini)",
+                MEMORY_LIMIT.var()
             ),
             LimitHit::Time { limit_ms } => write!(
                 f,
                 "the component did not finish within its time limit of {}: raise it with --time-limit \
-                 DURATION ({ENV_TIME_LIMIT}, or time_limit in etcd.ini)",
-                seconds(*limit_ms)
+                 DURATION ({}, or time_limit in etcd.ini)",
+                seconds(*limit_ms),
+                TIME_LIMIT.var()
             ),
         }
     }

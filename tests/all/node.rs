@@ -96,7 +96,7 @@ fn node_script_prints_what_the_binary_prints() {
     ]);
     let endpoint = ("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str());
     let defaults = [endpoint];
-    // Every setting the script reads, none at its default.
+    // Settings in the environment, none at its default.
     let settings = [
         endpoint,
         ("ETCD_INVENTORY_PREFIX", "/ansible/"),
@@ -113,6 +113,15 @@ fn node_script_prints_what_the_binary_prints() {
         (&defaults, &["--host", "nobody"]),
         (&settings, &["--list"]),
         (&settings, &["--host", "web01"]),
+        // The binary's flags, which the component's `settings` export takes too.
+        (
+            &defaults,
+            &["--list", "--page-size", "2", "--nested-keys", "--typed-values"],
+        ),
+        (
+            &defaults,
+            &["--host", "web01", "--prefix", "/ansible/", "--trust-templates"],
+        ),
     ] {
         let node = node_script(env, args);
         let ours = binary_with(env, args);
@@ -173,7 +182,12 @@ fn node_script_reports_errors_on_one_stderr_line() {
         .failure(&["invalid value \"0\" from environment variable ETCD_INVENTORY_PAGE_SIZE"]);
     node_script(&[("ETCD_INVENTORY_TYPED_VALUES", "constructor")], &["--list"])
         .failure(&["ETCD_INVENTORY_TYPED_VALUES: expected true or false"]);
-    node_script(&[("ETCDCTL_ENDPOINTS", "ftp://127.0.0.1:1")], &["--list"]).failure(&["options.endpoints"]);
+    // Resolved by the component's `settings` export, which names the source as the binary does.
+    node_script(&[("ETCDCTL_ENDPOINTS", "ftp://127.0.0.1:1")], &["--list"]).failure(&[
+        "from environment variable ETCDCTL_ENDPOINTS",
+        "scheme \"ftp\" is not http or https",
+    ]);
+    node_script(&[], &["--list", "--bogus"]).failure(&["usage: inventory.mjs", "--bogus"]);
     node_script(&[("ETCDCTL_CACERT", "/ca.pem")], &["--list"]).failure(&["use the etcd-inventory binary"]);
     node_script(&[], &["--graph"]).failure(&["usage: inventory.mjs --list | --host NAME | --data"]);
 }

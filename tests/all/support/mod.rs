@@ -40,13 +40,11 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_etcd-inventory")
 }
 
-/// Settings variables that must not leak from the developer's shell into a test.
-const SETTINGS_ENV: &[&str] = &etcd_inventory::settings::ENV_VARS;
-
-/// A command with the settings environment cleared.
+/// A command with the settings environment cleared: no variable of the developer's shell
+/// leaks into a test.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut command = Command::new(program);
-    for var in SETTINGS_ENV {
+    for var in etcd_inventory::settings::env_vars() {
         command.env_remove(var);
     }
     command
