@@ -26,17 +26,18 @@ fn main() {
         .unwrap_or_else(|| root.join("target"))
         .join("component");
 
-    // Two builds, not one: in one, cargo would unify the core's features, and the gateway
-    // would carry the core's exports.
+    // Two builds in two target directories, not one: in one build cargo would unify the
+    // core's features, and the gateway would carry the core's exports; in one directory, the
+    // gateway's build would leave its export-less build of the core as etcd_inventory.wasm.
     let core = read(&build_component(
         &root,
-        &target_dir,
+        &target_dir.join("core"),
         "etcd-inventory-component",
         "etcd_inventory",
     ));
     let gateway = read(&build_component(
         &root,
-        &target_dir,
+        &target_dir.join("gateway"),
         "etcd-inventory-gateway",
         "etcd_gateway",
     ));

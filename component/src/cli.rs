@@ -18,7 +18,7 @@ pub enum Mode {
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum Parsed {
     // Boxed: the flags are large next to `Help`.
     Run { mode: Mode, flags: Box<Flags> },
     Help,
@@ -75,7 +75,7 @@ fn taken() -> impl Iterator<Item = &'static Setting> {
 }
 
 /// Parses arguments without the program name. `Err` is a usage error, for exit status 2.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let mut mode = None;
@@ -95,7 +95,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 let group = group.map(text).transpose()?.unwrap_or_else(|| "all".to_string());
                 set_mode(&mut mode, Mode::Graph(group))?;
             }
-            Long("help") | Short('h') => return Ok(Command::Help),
+            Long("help") | Short('h') => return Ok(Parsed::Help),
             // The TLS files are taken so that settings refuse them with the reason, rather
             // than as unknown flags.
             Long(long) if let Some(setting) = taken().find(|s| s.flag.as_ref().is_some_and(|f| f.long == long)) => {
@@ -109,7 +109,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         }
     }
     match mode {
-        Some(mode) => Ok(Command::Run {
+        Some(mode) => Ok(Parsed::Run {
             mode,
             flags: Box::new(flags),
         }),
@@ -137,7 +137,7 @@ mod tests {
     fn list_and_host_with_flags() {
         assert_eq!(
             parse(args(&["--list", "--prefix", "/x", "--endpoints=http://a:1"])),
-            Ok(Command::Run {
+            Ok(Parsed::Run {
                 mode: Mode::List,
                 flags: Box::new(Flags {
                     prefix: Some("/x".into()),
@@ -148,7 +148,7 @@ mod tests {
         );
         assert_eq!(
             parse(args(&["--host", "web01"])),
-            Ok(Command::Run {
+            Ok(Parsed::Run {
                 mode: Mode::Host("web01".into()),
                 flags: Box::default()
             })
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn graph_takes_an_optional_group() {
         let mode = |a: &[&str]| match parse(args(a)) {
-            Ok(Command::Run { mode, .. }) => mode,
+            Ok(Parsed::Run { mode, .. }) => mode,
             other => panic!("{a:?}: {other:?}"),
         };
         assert_eq!(mode(&["--graph"]), Mode::Graph("all".into()));
@@ -174,7 +174,7 @@ mod tests {
             let flag = setting.flag_name();
             let mut line = vec!["--list".to_string(), flag.clone()];
             line.extend((!setting.is_switch()).then(|| "v".to_string()));
-            let Ok(Command::Run { flags, .. }) = parse(line) else {
+            let Ok(Parsed::Run { flags, .. }) = parse(line) else {
                 panic!("{flag} is refused");
             };
             let expected = if setting.is_switch() { "true" } else { "v" };

@@ -89,8 +89,8 @@ impl exports::wasi::cli::run::Guest for Component {
         let mut args = std::env::args();
         let program = args.next().unwrap_or_default();
         let (mode, mut flags) = match cli::parse(args) {
-            Ok(cli::Command::Run { mode, flags }) => (mode, *flags),
-            Ok(cli::Command::Help) => {
+            Ok(cli::Parsed::Run { mode, flags }) => (mode, *flags),
+            Ok(cli::Parsed::Help) => {
                 println!("{}", cli::USAGE);
                 return Ok(());
             }

@@ -8,7 +8,7 @@ use etcd_inventory::etcd::{EndpointFailure, EtcdError, Refusal};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::{Credentials, Endpoint};
 
-use crate::{Gateway, HttpResponse, PagedRead, Transport};
+use crate::{Gateway, HttpPost, HttpResponse, PageCursor};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -39,7 +39,7 @@ struct Client(Rc<RefCell<Gateway<WasiHttp>>>);
 /// A read under way, and the connection it goes through.
 struct RangeRead {
     gateway: Rc<RefCell<Gateway<WasiHttp>>>,
-    read: RefCell<PagedRead>,
+    read: RefCell<PageCursor>,
 }
 
 impl wit::GuestClient for Client {
@@ -56,7 +56,7 @@ impl wit::GuestClient for Client {
     fn read(&self, start: Vec<u8>, end: Vec<u8>, page_size: u32) -> Result<wit::RangeRead, wit::Error> {
         Ok(wit::RangeRead::new(RangeRead {
             gateway: Rc::clone(&self.0),
-            read: RefCell::new(PagedRead::new(&KeyRange { start, end }, page_size)),
+            read: RefCell::new(PageCursor::new(&KeyRange { start, end }, page_size)),
         }))
     }
 
@@ -112,7 +112,7 @@ impl WasiHttp {
     }
 }
 
-impl Transport for WasiHttp {
+impl HttpPost for WasiHttp {
     fn post_json(
         &mut self,
         endpoint: &str,

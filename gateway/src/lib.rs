@@ -2,7 +2,7 @@
 //! component, composed with the inventory core into the portable `etcd_inventory.wasm`.
 //! Reads are paged, every page pinned to the revision of the first; with a user, after one
 //! `POST /v3/auth/authenticate`; a member that stops answering passes the read to the next.
-//! The HTTP itself is behind [`Transport`] (`wasi:http` in the component), so this logic is
+//! The HTTP itself is behind [`HttpPost`] (`wasi:http` in the component), so this logic is
 //! unit-tested natively.
 
 use base64::Engine as _;
@@ -43,7 +43,7 @@ pub struct HttpResponse {
 /// Sends one JSON POST to one endpoint, with etcd's auth token as the raw `Authorization`
 /// header when there is one. `Err` means no answer came (refused, timed out, denied by the
 /// host...): the reader then tries the next endpoint.
-pub trait Transport {
+pub trait HttpPost {
     fn post_json(
         &mut self,
         endpoint: &str,
@@ -59,7 +59,7 @@ pub trait Transport {
 }
 
 /// A transport borrowed: tests and the fuzz target look at it after the read.
-impl<T: Transport + ?Sized> Transport for &mut T {
+impl<T: HttpPost + ?Sized> HttpPost for &mut T {
     fn post_json(
         &mut self,
         endpoint: &str,
@@ -87,12 +87,12 @@ pub struct Gateway<T> {
     token: Option<String>,
     /// Set once a rejected token was replaced: a second rejection is an error, not a loop.
     reauthenticated: bool,
-    read: Option<PagedRead>,
+    read: Option<PageCursor>,
 }
 
 /// Where a paged read is: the next key, the pinned revision, the page size it learnt.
 #[derive(Debug, Clone)]
-pub struct PagedRead {
+pub struct PageCursor {
     range: KeyRange,
     start: Vec<u8>,
     revision: Option<i64>,
@@ -105,11 +105,11 @@ pub struct PagedRead {
     done: bool,
 }
 
-impl PagedRead {
+impl PageCursor {
     /// A read of `range` in pages of at most `page_size` keys (fewer when values are large).
-    pub fn new(range: &KeyRange, page_size: u32) -> PagedRead {
+    pub fn new(range: &KeyRange, page_size: u32) -> PageCursor {
         let max_limit = page_size.max(1);
-        PagedRead {
+        PageCursor {
             range: range.clone(),
             start: range.start.clone(),
             revision: None,
@@ -122,7 +122,7 @@ impl PagedRead {
     }
 }
 
-impl<T: Transport> Gateway<T> {
+impl<T: HttpPost> Gateway<T> {
     /// A reader holding a token when a user is given (one authentication per reader: it is
     /// costly on the server).
     pub fn connect(
@@ -213,7 +213,7 @@ impl<T: Transport> Gateway<T> {
     }
 
     /// The next page of `read`; `None` once etcd said there are no more keys.
-    pub fn page(&mut self, read: &mut PagedRead) -> Result<Option<Page>, EtcdError> {
+    pub fn page(&mut self, read: &mut PageCursor) -> Result<Option<Page>, EtcdError> {
         if read.done {
             return Ok(None);
         }
@@ -327,9 +327,9 @@ impl<T: Transport> Gateway<T> {
     }
 }
 
-impl<T: Transport> Etcd for Gateway<T> {
+impl<T: HttpPost> Etcd for Gateway<T> {
     fn read(&mut self, range: &KeyRange, page_size: u32) -> Result<(), EtcdError> {
-        self.read = Some(PagedRead::new(range, page_size));
+        self.read = Some(PageCursor::new(range, page_size));
         Ok(())
     }
 
@@ -458,7 +458,7 @@ pub struct RangeRequest {
 /// until they are decoded, one at a time.
 #[derive(Deserialize)]
 struct RangeResponse<'a> {
-    header: Header,
+    header: ResponseHeader,
     #[serde(default, borrow)]
     kvs: Vec<KeyValue<'a>>,
     #[serde(default)]
@@ -468,7 +468,7 @@ struct RangeResponse<'a> {
 }
 
 #[derive(Deserialize)]
-struct Header {
+struct ResponseHeader {
     #[serde(default, deserialize_with = "int64")]
     revision: i64,
 }
@@ -622,7 +622,7 @@ mod tests {
         }
     }
 
-    impl Transport for Scripted {
+    impl HttpPost for Scripted {
         fn post_json(
             &mut self,
             endpoint: &str,
@@ -645,7 +645,7 @@ mod tests {
 
     /// A consistent read, as the inventory core makes it, through a gateway on `t`.
     #[derive(Debug, PartialEq, Eq)]
-    struct Snapshot {
+    struct ReadBack {
         revision: i64,
         kvs: Vec<Kv>,
     }
@@ -663,10 +663,10 @@ mod tests {
         range: &KeyRange,
         page_size: u32,
         credentials: Option<&Credentials>,
-    ) -> Result<Snapshot, EtcdError> {
+    ) -> Result<ReadBack, EtcdError> {
         let mut gateway = Gateway::connect(t, endpoints, credentials.cloned())?;
         let (read, kvs) = etcd::read_all(&mut gateway, range, page_size).map_err(etcd_error)?;
-        Ok(Snapshot {
+        Ok(ReadBack {
             revision: read.revision,
             kvs,
         })
@@ -803,7 +803,7 @@ mod tests {
         let snap = read_range(&mut t, &endpoints(&["e1"]), &range(), 10, None).unwrap();
         assert_eq!(
             snap,
-            Snapshot {
+            ReadBack {
                 revision: 5,
                 kvs: vec![]
             }

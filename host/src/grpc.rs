@@ -2,43 +2,38 @@
 //! from the same settings the reader uses, consistent paged reads of a prefix, guarded
 //! transactions, and etcd's errors said in one line.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+use etcd_inventory::etcd::code::{INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE};
 use etcd_inventory::etcd::{EndpointFailure, EtcdError};
 use etcd_inventory::import::{Existing, Write};
 use etcd_inventory::inventory::Kv;
 use etcd_inventory::layout::{KeyRange, Prefix};
 use etcd_inventory::settings::Settings;
 
+use crate::reader::Reader;
 use crate::tls;
 
-/// Keys per page of a read. Large on purpose: etcd 3.4 counts every key left in the range
-/// to answer each page, so n keys in pages of p cost it about n²/2p key visits (an import
-/// that finds 1.1 million keys unchanged took 14.6 s with pages of 10,000, 5.3 s with pages
-/// of 100,000). Pages of inventory keys stay under 10 MiB.
-const PAGE_KEYS: i64 = 100_000;
-/// The largest answer accepted: well above any page of inventory keys (tonic's default,
-/// 4 MiB, is too small for a page of large values).
-const MAX_ANSWER_BYTES: usize = 256 << 20;
-/// gRPC status codes etcd answers with, as numbers (tonic's `Code` as i32).
-const UNAVAILABLE: i32 = 14;
-pub(crate) const UNAUTHENTICATED: i32 = 16;
-const PERMISSION_DENIED: i32 = 7;
-const OUT_OF_RANGE: i32 = 11;
-pub(crate) const INVALID_ARGUMENT: i32 = 3;
+/// Keys handed over at a time by a read (the reader reads etcd in larger reads behind them).
+const PAGE_KEYS: u32 = 100_000;
 
 /// A connected client, and what its errors need to name.
 #[derive(Clone)]
-pub struct Etcd {
+pub struct GrpcClient {
     client: Client,
+    /// Reads go through the reader `--list` uses: its failover, paging and read-ahead.
+    reader: Arc<tokio::sync::Mutex<Reader>>,
     endpoints: String,
     user: Option<String>,
 }
 
-impl std::fmt::Debug for Etcd {
+impl std::fmt::Debug for GrpcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Etcd").field("endpoints", &self.endpoints).finish()
+        f.debug_struct("GrpcClient")
+            .field("endpoints", &self.endpoints)
+            .finish()
     }
 }
 
@@ -49,10 +44,10 @@ pub struct Snapshot {
     pub kvs: Vec<Existing>,
 }
 
-impl Etcd {
+impl GrpcClient {
     /// Connects (and authenticates, when a user is set) with the reader's settings:
     /// endpoints, TLS files, credentials, dial and command timeouts.
-    pub async fn connect(settings: &Settings) -> Result<Etcd, String> {
+    pub async fn connect(settings: &Settings) -> Result<GrpcClient, String> {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_millis(settings.dial_timeout_ms.into()))
             .with_timeout(Duration::from_millis(settings.command_timeout_ms.into()));
@@ -67,59 +62,25 @@ impl Etcd {
         let client = Client::connect(&settings.endpoints, Some(options))
             .await
             .map_err(|e| describe(&e, &endpoints, user.as_deref(), "connection"))?;
-        Ok(Etcd {
+        Ok(GrpcClient {
             client,
+            reader: Arc::new(tokio::sync::Mutex::new(Reader::new(settings)?)),
             endpoints,
             user,
         })
     }
 
-    /// Every key in `range` with its value and last change, read in pages pinned to the
-    /// revision of the first, so that the result is one consistent snapshot. A revision
-    /// compacted mid-read restarts the read once, at the newest revision.
+    /// Every key in `range` with its value and last change, read by the one reader
+    /// `--list` reads with ([`Reader`]): in pages pinned to the revision of the first, so
+    /// that the result is one consistent snapshot. A revision compacted mid-read restarts
+    /// the read once, at the newest revision.
     pub async fn read(&self, range: &KeyRange) -> Result<Snapshot, String> {
-        match self.read_pinned(range).await {
-            Err(e) if status_code(&e) == Some(OUT_OF_RANGE) => self.read_pinned(range).await,
+        let mut reader = self.reader.lock().await;
+        match read_pinned(&mut reader, range).await {
+            Err(EtcdError::Compacted(_)) => read_pinned(&mut reader, range).await,
             other => other,
         }
-        .map_err(|e| self.describe(&e, "read"))
-    }
-
-    async fn read_pinned(&self, range: &KeyRange) -> Result<Snapshot, etcd_client::Error> {
-        let mut kv = self.client.kv_client().max_decoding_message_size(MAX_ANSWER_BYTES);
-        let mut start = range.start.clone();
-        let mut revision = 0;
-        let mut kvs = Vec::new();
-        // Each page moves `start` past its last key, so the loop ends with the range.
-        loop {
-            let options = GetOptions::new()
-                .with_range(range.end.clone())
-                .with_limit(PAGE_KEYS)
-                .with_revision(revision);
-            let mut page = kv.get(start.clone(), Some(options)).await?;
-            if revision == 0 {
-                revision = page.header().map(|h| h.revision()).unwrap_or_default();
-            }
-            let more = page.more();
-            let items = page.take_kvs();
-            if let Some(last) = items.last() {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            kvs.extend(items.into_iter().map(|item| {
-                let (mod_revision, lease) = (item.mod_revision(), item.lease());
-                let (key, value) = item.into_key_value();
-                Existing {
-                    key,
-                    value,
-                    mod_revision,
-                    lease,
-                }
-            }));
-            if !more {
-                return Ok(Snapshot { revision, kvs });
-            }
-        }
+        .map_err(|e| e.to_string())
     }
 
     /// Applies `writes` in one transaction, each guarded by the revision it was planned
@@ -223,6 +184,29 @@ impl Etcd {
     }
 }
 
+async fn read_pinned(reader: &mut Reader, range: &KeyRange) -> Result<Snapshot, EtcdError> {
+    let mut read = reader.read(range, PAGE_KEYS);
+    let mut kvs = Vec::new();
+    // Bounded: the reader ends the read when etcd has no more keys, and every read before
+    // that brings at least one.
+    while let Some(page) = read.next_page(reader).await? {
+        kvs.extend(page.into_iter().map(|item| {
+            let (mod_revision, lease) = (item.mod_revision(), item.lease());
+            let (key, value) = item.into_key_value();
+            Existing {
+                key,
+                value,
+                mod_revision,
+                lease,
+            }
+        }));
+    }
+    Ok(Snapshot {
+        revision: read.revision(),
+        kvs,
+    })
+}
+
 /// TLS as the reader's https client does it: the configured CA, else the public roots,
 /// and the client certificate when one is set; files read and refused as it does.
 pub(crate) fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions, String> {
@@ -238,13 +222,6 @@ pub(crate) fn tls_options(settings: &Settings) -> Result<etcd_client::TlsOptions
         options = options.identity(identity);
     }
     Ok(options)
-}
-
-fn status_code(error: &etcd_client::Error) -> Option<i32> {
-    match error {
-        etcd_client::Error::GRpcStatus(status) => Some(status.code().into()),
-        _ => None,
-    }
 }
 
 /// One line: what failed (`doing`: "connection", "read", "write"), etcd's own words, and

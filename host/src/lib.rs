@@ -11,10 +11,10 @@ pub mod error;
 pub mod grpc;
 pub mod limits;
 pub mod listing;
+pub mod reader;
 pub mod register;
 pub mod sandbox;
 pub mod say;
-pub mod reader;
 pub mod tls;
 pub mod write_side;
 

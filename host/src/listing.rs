@@ -146,7 +146,9 @@ impl Call<'_> {
     /// With the stale fallback on and no endpoint answering, the cached inventory, with a
     /// warning saying how old it is; otherwise the error.
     fn stale_or(&self, entry: CachedInventory, error: Error) -> Result<Listing, Failure> {
-        if !(self.settings.cache.stale_fallback && matches!(error, Error::Etcd(etcd_inventory::etcd::EtcdError::Unreachable(_)))) {
+        if !(self.settings.cache.stale_fallback
+            && matches!(error, Error::Etcd(etcd_inventory::etcd::EtcdError::Unreachable(_))))
+        {
             return Err(Failure::Core(error));
         }
         (self.warn)(&format!(

@@ -11,7 +11,7 @@ use etcd_inventory::inventory::Kv;
 use etcd_inventory::settings::Settings;
 use serde_json::Value;
 
-use crate::grpc::Etcd;
+use crate::grpc::GrpcClient;
 
 /// The longest lease etcd grants (its MaxLeaseTTL), in seconds.
 pub const MAX_TTL_S: i64 = 9_000_000_000;
@@ -115,7 +115,7 @@ pub async fn register(
 ) -> Result<String, String> {
     let warn = say.warn;
     let wanted = encode(settings, request)?;
-    let etcd = Etcd::connect(settings).await?;
+    let etcd = GrpcClient::connect(settings).await?;
     let mut lease = write_under_new_lease(&etcd, settings, request, &wanted).await?;
     let line = |lease: Lease| {
         format!(
@@ -206,12 +206,12 @@ async fn renew(
     settings: &Settings,
     request: &RegisterRequest,
     wanted: &[Kv],
-    client: &mut Option<Etcd>,
+    client: &mut Option<GrpcClient>,
     lease: &mut Lease,
 ) -> Result<Renewal, String> {
     let etcd = match client {
         Some(etcd) => etcd,
-        None => client.insert(Etcd::connect(settings).await?),
+        None => client.insert(GrpcClient::connect(settings).await?),
     };
     if etcd.keep_alive(lease.id).await? {
         return Ok(Renewal::Renewed);
@@ -223,7 +223,7 @@ async fn renew(
 /// Grants a lease and, in one transaction, puts the wanted keys under it and deletes the
 /// host's own keys that are no longer wanted.
 async fn write_under_new_lease(
-    etcd: &Etcd,
+    etcd: &GrpcClient,
     settings: &Settings,
     request: &RegisterRequest,
     wanted: &[Kv],
@@ -253,11 +253,11 @@ async fn write_under_new_lease(
     ))
 }
 
-async fn revoke(settings: &Settings, client: Option<Etcd>, lease: Lease, limit: Duration) -> Result<(), String> {
+async fn revoke(settings: &Settings, client: Option<GrpcClient>, lease: Lease, limit: Duration) -> Result<(), String> {
     let revoked = async {
         let etcd = match client {
             Some(etcd) => etcd,
-            None => Etcd::connect(settings).await?,
+            None => GrpcClient::connect(settings).await?,
         };
         etcd.revoke(lease.id).await
     };
@@ -276,7 +276,7 @@ async fn revoke(settings: &Settings, client: Option<Etcd>, lease: Lease, limit: 
 /// guarded transaction, whatever wrote them; nothing else.
 pub async fn deregister(settings: &Settings, host: &str) -> Result<String, String> {
     import::check_name("host", host).map_err(|e| format!("cannot deregister: {e}"))?;
-    let etcd = Etcd::connect(settings).await?;
+    let etcd = GrpcClient::connect(settings).await?;
     for _ in 0..TXN_ATTEMPTS {
         let own = etcd.own_keys(&settings.prefix, host).await?;
         let deletes: Vec<Write> = (own.iter())

@@ -7,7 +7,7 @@ use etcd_inventory::import::{self, ImportOptions, Plan};
 use etcd_inventory::settings::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::grpc::Etcd;
+use crate::grpc::GrpcClient;
 
 /// The most request bytes per transaction: under etcd's default --max-request-bytes
 /// (1.5 MiB), with room for framing.
@@ -101,7 +101,7 @@ pub async fn import(settings: &Settings, request: ImportRequest) -> Result<Impor
         .map_err(|e| format!("cannot import {}: {e}", request.source))?;
     // The file's text is no longer needed: tens of MiB for a large inventory.
     drop(request.json);
-    let etcd = Etcd::connect(settings).await?;
+    let etcd = GrpcClient::connect(settings).await?;
     let existing = etcd.read(&settings.prefix.range()).await?;
     let wanted = import::keep_equivalent(
         &settings.prefix,
@@ -130,7 +130,7 @@ pub async fn import(settings: &Settings, request: ImportRequest) -> Result<Impor
 }
 
 /// Writes the plan: puts, then deletes, each phase in transactions with a few in flight.
-async fn write(etcd: &Etcd, plan: &Plan, max_txn_ops: usize) -> Result<(), String> {
+async fn write(etcd: &GrpcClient, plan: &Plan, max_txn_ops: usize) -> Result<(), String> {
     let split = plan
         .writes
         .iter()

@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use etcd_gateway::{AUTHENTICATE_PATH, Gateway, HttpResponse, RANGE_PATH, RangeRequest, Transport};
+use etcd_gateway::{AUTHENTICATE_PATH, Gateway, HttpResponse, RANGE_PATH, RangeRequest, HttpPost};
 use etcd_inventory::etcd;
 use etcd_inventory::inventory::{Builder, Kv};
 use etcd_inventory::layout::Prefix;
@@ -28,7 +28,7 @@ struct Scripted<'a> {
     requests: usize,
 }
 
-impl Transport for Scripted<'_> {
+impl HttpPost for Scripted<'_> {
     fn post_json(&mut self, _: &str, path: &str, body: &[u8], _: Option<&str>) -> Result<HttpResponse, String> {
         self.requests += 1;
         // Every request the reader makes is one the gateway accepts.

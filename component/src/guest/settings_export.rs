@@ -15,8 +15,8 @@ impl wit_settings::Guest for Component {
         ini: Option<wit_settings::IniFile>,
     ) -> Result<Resolved, SettingsError> {
         let (mode, mut flags) = match cli::parse(args) {
-            Ok(cli::Command::Run { mode, flags }) => (mode, *flags),
-            Ok(cli::Command::Help) => return Err(SettingsError::Usage(cli::USAGE.to_string())),
+            Ok(cli::Parsed::Run { mode, flags }) => (mode, *flags),
+            Ok(cli::Parsed::Help) => return Err(SettingsError::Usage(cli::USAGE.to_string())),
             Err(why) => return Err(SettingsError::Usage(why)),
         };
         // The cache is the native binary's: whatever etcd.ini's [cache] says, it is not
