@@ -18,10 +18,13 @@ With --compare (issue 7), instead: for each N of --sizes, one fresh etcd holding
 Python etcd inventory script (ported to Python 3 at run time from --classic, run in
 .venv-bench/ with python-etcd), an empty prefix and a validated cache hit; then a summary of
 ratios against the issue's targets, and --out/results.json, --out/bench.svg, --out/table.md.
+Every reader's own CPU seconds (user + system, from wait4) are recorded beside its wall time;
+with --baseline, an earlier build is timed beside ours in the same rounds, on the same etcd,
+after a check that it prints the same bytes.
 Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-inventory] [--cache]
                         [--import] [--disk]
        scripts/bench.py --compare [--sizes 1000,10000,100000] [--runs 5] [--classic PATH | --no-classic] [--disk]
-                        [--out docs/bench]
+                        [--baseline OLD_BINARY] [--out docs/bench]
 """
 import argparse
 import base64
@@ -54,7 +57,7 @@ ETCDCTL = next((p for p in (os.path.join(os.path.dirname(ETCD), "etcdctl"), os.e
                             shutil.which("etcdctl")) if p and os.access(p, os.X_OK)), "etcdctl")
 DEFAULT_CLASSIC = os.path.normpath(os.path.join(REPO, "..", "shared", "seeds", "000_d7f3226c58bdede8.txt"))
 # --compare: every tool timed, in table order, and those drawn in the plot.
-TOOLS = ("ours", "ours (gateway)", "etcdctl", "curl", "classic", "empty prefix", "cache hit")
+TOOLS = ("ours", "baseline", "ours (gateway)", "etcdctl", "curl", "classic", "empty prefix", "cache hit")
 PLOTTED = ("ours", "ours (gateway)", "etcdctl", "curl", "classic")
 
 
@@ -148,7 +151,8 @@ def load(endpoint, prefix, hosts, groups=20, vars_per_host=10):
 # Forks, times and reaps the measured commands. A fork's ru_maxrss is at least the forking
 # process's RSS at the fork (the child starts as a copy and exec records its size), so they are
 # forked from this small python (about 8 MiB), not from bench.py, whose RSS grows with the data.
-# It reads (cmd, env) frames on stdin and answers (seconds, exit code, ru_maxrss KiB) frames.
+# It reads (cmd, env) frames on stdin and answers (seconds, exit code, ru_maxrss KiB, CPU
+# seconds: user + system) frames.
 SPAWNER = """
 import marshal, os, sys, time
 def read(n):
@@ -171,7 +175,8 @@ for _ in range(10**9):
         finally:
             os._exit(127)
     _, status, usage = os.wait4(pid, 0)
-    answer = marshal.dumps((time.perf_counter() - start, os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+    answer = marshal.dumps((time.perf_counter() - start, os.waitstatus_to_exitcode(status), usage.ru_maxrss,
+                            usage.ru_utime + usage.ru_stime))
     sys.stdout.buffer.write(len(answer).to_bytes(4, "big") + answer)
     sys.stdout.buffer.flush()
 """
@@ -198,8 +203,9 @@ def stop_spawner():
     _spawner.clear()
 
 
-def measure(cmd, env, runs):
-    """Wall time of each run and the largest peak RSS (KiB) among them; stdout to /dev/null."""
+def measure(cmd, env, runs, cpu=None):
+    """Wall time of each run and the largest peak RSS (KiB) among them; stdout to /dev/null.
+    With `cpu` (a list), each run's CPU seconds (user + system) are appended to it."""
     times, peak = [], 0
     proc = spawner()
     for _ in range(runs):
@@ -209,10 +215,12 @@ def measure(cmd, env, runs):
         size = proc.stdout.read(4)
         if len(size) != 4:
             raise SystemExit("the spawner died")
-        seconds, code, rss = marshal.loads(proc.stdout.read(int.from_bytes(size, "big")))
+        seconds, code, rss, cpu_s = marshal.loads(proc.stdout.read(int.from_bytes(size, "big")))
         if code != 0:
             raise SystemExit(f"{cmd} failed (exit {code})")
         times.append(seconds)
+        if cpu is not None:
+            cpu.append(cpu_s)
         peak = max(peak, rss)
     return times, peak
 
@@ -548,6 +556,8 @@ def check_outputs(tools, cache_dir):
     ours = run_output(cmd, env)
     if run_output(*tools["ours (gateway)"][:2]) != ours:
         raise SystemExit("MISMATCH: --transport gateway prints other bytes than --transport grpc")
+    if "baseline" in tools and run_output(*tools["baseline"][:2]) != ours:
+        raise SystemExit("MISMATCH: the baseline binary prints other bytes than ours")
     run_output(*tools["cache hit"][:2])  # priming: a full read, and the cache file written
     files = glob.glob(os.path.join(cache_dir, "*.cache"))
     if len(files) != 1:
@@ -585,20 +595,21 @@ def check_outputs(tools, cache_dir):
 def time_tools(tools, etcd_pid):
     """Times every tool round-robin, one run of each per round (so that background load
     falls on all alike), with etcd's CPU seconds during each run."""
-    acc = {name: {"times": [], "rss": 0, "cpu": 0.0} for name in tools}
+    acc = {name: {"times": [], "rss": 0, "cpu": 0.0, "own_cpu": []} for name in tools}
     for r in range(max(runs for _, _, runs in tools.values())):
         for name, (cmd, env, runs) in tools.items():
             if r >= runs:
                 continue
             before = cpu_seconds(etcd_pid)
-            t, rss = measure(cmd, env, 1)
+            t, rss = measure(cmd, env, 1, acc[name]["own_cpu"])
             acc[name]["cpu"] += cpu_seconds(etcd_pid) - before
             acc[name]["times"] += t
             acc[name]["rss"] = max(acc[name]["rss"], rss)
     return {name: {"runs": len(a["times"]), "times_s": [round(t, 6) for t in a["times"]],
                    "median_s": statistics.median(a["times"]), "min_s": min(a["times"]),
                    "max_s": max(a["times"]), "peak_rss_kib": a["rss"],
-                   "etcd_cpu_s_per_run": a["cpu"] / len(a["times"])}
+                   "etcd_cpu_s_per_run": a["cpu"] / len(a["times"]),
+                   "cpu_s_median": statistics.median(a["own_cpu"])}
             for name, a in acc.items()}
 
 
@@ -631,6 +642,7 @@ def compare_size(args, hosts, binary, classic, work):
         range_body = json.dumps({"key": b64("/ansible/"), "range_end": b64("/ansible0")})
         tools = {
             "ours": (ours, {"PATH": path}, args.runs),
+            **({"baseline": ([args.baseline] + ours[1:], {"PATH": path}, args.runs)} if args.baseline else {}),
             "ours (gateway)": (ours + ["--transport", "gateway"], {"PATH": path}, args.runs),
             "etcdctl": ([ETCDCTL, "--endpoints", client, "get", "--prefix", "/ansible/", "-w", "json"],
                         {"PATH": path}, args.runs),
@@ -656,6 +668,7 @@ def compare_size(args, hosts, binary, classic, work):
                                      "ETCD_INVENTORY_CACHE_MAX_AGE": "0"}, args.runs)
         warnings = check_outputs(tools, cache_dir)
         print("checked: ours == ours (gateway) byte for byte; cache hit == ours byte for byte"
+              + ("; baseline == ours byte for byte" if args.baseline else "")
               + ("; classic lists the same hosts" if classic else ""))
         for w in warnings:
             print(f"WARNING: {w}")
@@ -686,13 +699,13 @@ def print_size_table(hosts, result):
     """The per-N table: every tool's wall time, peak RSS and etcd CPU per run."""
     print(f"\n{hosts:,} hosts x 10 vars in 20 groups = {result['keys']:,} keys "
           f"(median of the runs, min-max; peak RSS of the reader; etcd's CPU seconds per run)\n")
-    print("| reader | runs | wall time | peak RSS | etcd CPU-s/run |")
-    print("|---|---|---|---|---|")
+    print("| reader | runs | wall time | peak RSS | CPU-s (median) | etcd CPU-s/run |")
+    print("|---|---|---|---|---|---|")
     for name in TOOLS:
         t = result["tools"].get(name)
         if t:
             print(f"| {name} | {t['runs']} | {wall(t['times_s'])} | {fmt_mib(t['peak_rss_kib'])} | "
-                  f"{t['etcd_cpu_s_per_run']:.3f} |")
+                  f"{t['cpu_s_median']:.2f} | {t['etcd_cpu_s_per_run']:.3f} |")
 
 
 def ratios(result):
@@ -707,6 +720,10 @@ def ratios(result):
         "ours_over_etcdctl_time": div(med.get("ours"), med.get("etcdctl")),
         "ours_over_classic_rss": div(t["ours"]["peak_rss_kib"], t.get("classic", {}).get("peak_rss_kib")),
         "etcd_cpu_s_per_ours_read": t["ours"]["etcd_cpu_s_per_run"],
+        "ours_cpu_s": t["ours"]["cpu_s_median"],
+        "baseline_over_etcdctl_time": div(med.get("baseline"), med.get("etcdctl")),
+        "baseline_cpu_s": t.get("baseline", {}).get("cpu_s_median"),
+        "ours_over_baseline_cpu": div(t["ours"]["cpu_s_median"], t.get("baseline", {}).get("cpu_s_median")),
         "cache_hit_ms": med["cache hit"] * 1000,
         "empty_prefix_ms": med["empty prefix"] * 1000,
     }
@@ -716,6 +733,10 @@ RATIO_ROWS = (("ours / classic, time", "ours_over_classic_time", "{:.3f}x"),
               ("ours / etcdctl, time", "ours_over_etcdctl_time", "{:.2f}x"),
               ("ours RSS / classic RSS", "ours_over_classic_rss", "{:.2f}x"),
               ("etcd CPU-s per ours read", "etcd_cpu_s_per_ours_read", "{:.3f}"),
+              ("ours CPU-s per read (median)", "ours_cpu_s", "{:.2f}"),
+              ("baseline / etcdctl, time", "baseline_over_etcdctl_time", "{:.2f}x"),
+              ("baseline CPU-s per read (median)", "baseline_cpu_s", "{:.2f}"),
+              ("ours / baseline, CPU", "ours_over_baseline_cpu", "{:.2f}x"),
               ("cache hit", "cache_hit_ms", "{:.1f} ms"),
               ("empty prefix", "empty_prefix_ms", "{:.1f} ms"))
 
@@ -737,6 +758,10 @@ def targets(results):
     for hosts in sorted(results):
         check("empty prefix <= 10 ms (median)", hosts, "empty_prefix_ms", 10, "{:.1f} ms")
     check("etcd CPU per full read <= 0.3 CPU-s", 10000, "etcd_cpu_s_per_ours_read", 0.3, "{:.3f} CPU-s")
+    # Issue 19's, the typed etcd interface.
+    check("ours <= 1.0x etcdctl (time)", 10000, "ours_over_etcdctl_time", 1.0, "{:.2f}x")
+    check("ours <= 0.6x etcdctl (time)", 100000, "ours_over_etcdctl_time", 0.6, "{:.2f}x")
+    check("ours CPU <= 2/3 of --baseline's", 100000, "ours_over_baseline_cpu", 2 / 3, "{:.2f}x")
     return rows
 
 
@@ -749,7 +774,7 @@ def print_summary(results):
     for label, key, fmt in RATIO_ROWS:
         cells = [results[n]["ratios"][key] for n in sizes]
         print(f"| {label} | " + " | ".join("-" if c is None else fmt.format(c) for c in cells) + " |")
-    print("\nTargets (issue 7)\n")
+    print("\nTargets (issues 7 and 19)\n")
     print("| target | hosts | measured | verdict |")
     print("|---|---|---|---|")
     for label, hosts, value, verdict in targets(results):
@@ -759,7 +784,8 @@ def print_summary(results):
 def write_table_md(path, results, info, disk):
     """The README table: readers x N with "time, RSS" cells, the ratios, the targets."""
     sizes = sorted(results)
-    names = {"ours": "ours (`--list`, gRPC)", "ours (gateway)": "ours (`--transport gateway`)",
+    names = {"ours": "ours (`--list`, gRPC)", "baseline": "baseline (`--baseline`, `--list`)",
+             "ours (gateway)": "ours (`--transport gateway`)",
              "etcdctl": "etcdctl get --prefix -w json", "curl": "curl, one /v3/kv/range",
              "classic": "classic script (python-etcd, v2)", "empty prefix": "ours, empty prefix",
              "cache hit": "ours, validated cache hit"}
@@ -767,6 +793,7 @@ def write_table_md(path, results, info, disk):
              f"Machine: {machine_line(info, disk)}", "",
              f"Median wall time, peak RSS of the reader (ru_maxrss; {fmt_mib(info['rss_floor_kib'])} "
              "is the floor: what /bin/true measures).", "",
+             *([f"Baseline: `{info['baseline']}`.", ""] if info.get("baseline") else []),
              "| reader | " + " | ".join(f"{n:,} hosts" for n in sizes) + " |",
              "|---|" + "---|" * len(sizes)]
     for name in TOOLS:
@@ -899,6 +926,8 @@ def compare(args):
         print(f"NOTE: {note}")
     info = machine_info()
     info["rss_floor_kib"] = measure(["/bin/true"], {}, 3)[1]
+    if args.baseline:
+        info["baseline"] = args.baseline
     print(f"peak RSS floor of the measuring fork (what /bin/true measures): {fmt_mib(info['rss_floor_kib'])}")
     out = os.path.abspath(args.out)
     work = tempfile.mkdtemp(prefix="etcd-inventory-compare-")
@@ -944,6 +973,8 @@ def main():
     ap.add_argument("--sizes", default="1000,10000,100000", help="--compare: host counts, comma-separated")
     ap.add_argument("--classic", help="--compare: the seed file holding the classic script "
                     f"(default: {DEFAULT_CLASSIC} if it exists, else the classic script is skipped)")
+    ap.add_argument("--baseline", help="--compare: another etcd-inventory binary (an earlier build) timed "
+                    "beside ours in the same run, on the same etcd; its output must be ours byte for byte")
     ap.add_argument("--no-classic", action="store_true",
                     help="--compare: leave out the classic script (and its v2 keyspace load: 6 minutes for "
                     "1.1 million keys on etcd 3.5's v2 emulation, where 8 loaders can time out)")

@@ -8,21 +8,71 @@ use crate::error::Error;
 use crate::inventory::Kv;
 use crate::layout::KeyRange;
 
-/// A key, its value and the lease it is attached to (0: none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    pub key: Vec<u8>,
-    pub value: Vec<u8>,
-    pub lease: i64,
-}
+/// A pair as a page holds it: key, value, lease (0: none).
+pub type PairRef<'p> = (&'p [u8], &'p [u8], i64);
 
-/// One page of a consistent read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One page of a consistent read, packed: the keys and values one after the other in one
+/// buffer, so that a page crosses the component boundary in a few copies rather than two
+/// allocations per pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// The revision the whole read is pinned to.
     pub revision: i64,
-    /// Pairs in key order, continuing the previous page.
-    pub pairs: Vec<Pair>,
+    /// Key 1, value 1, key 2, value 2, ...: pairs in key order, continuing the previous page.
+    pub bytes: Vec<u8>,
+    /// Each key's length, in order.
+    pub key_lengths: Vec<u32>,
+    /// Each value's length, in order.
+    pub value_lengths: Vec<u32>,
+    /// Each pair's lease (0: none), in order.
+    pub leases: Vec<i64>,
+}
+
+impl Page {
+    /// An empty page of a read pinned to `revision`.
+    pub fn new(revision: i64) -> Page {
+        Page {
+            revision,
+            ..Page::default()
+        }
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, key: &[u8], value: &[u8], lease: i64) {
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+        // etcd's keys and values are far below 4 GiB (1.5 MiB requests by default).
+        self.key_lengths.push(u32::try_from(key.len()).unwrap_or(u32::MAX));
+        self.value_lengths.push(u32::try_from(value.len()).unwrap_or(u32::MAX));
+        self.leases.push(lease);
+    }
+
+    /// How many pairs.
+    pub fn len(&self) -> usize {
+        self.key_lengths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.key_lengths.is_empty()
+    }
+
+    /// The pairs as (key, value, lease); `None` when the lengths do not add up to the
+    /// buffer (a broken implementation of the interface), rather than a panic.
+    pub fn pairs(&self) -> Option<Vec<PairRef<'_>>> {
+        let n = self.key_lengths.len();
+        if self.value_lengths.len() != n || self.leases.len() != n {
+            return None;
+        }
+        let mut pairs = Vec::with_capacity(n);
+        let mut rest = self.bytes.as_slice();
+        for i in 0..n {
+            let (k, v) = (self.key_lengths[i] as usize, self.value_lengths[i] as usize);
+            let end = k.checked_add(v).filter(|&end| end <= rest.len())?;
+            pairs.push((&rest[..k], &rest[k..end], self.leases[i]));
+            rest = &rest[end..];
+        }
+        rest.is_empty().then_some(pairs)
+    }
 }
 
 /// A range looked at without reading a value (see [`unchanged_since`]).
@@ -168,10 +218,16 @@ fn read_once(etcd: &mut dyn Etcd, range: &KeyRange, page_size: u32, sink: &mut d
     // Bounded: an implementation ends its read when etcd has no more keys, and every page
     // but the last holds at least one (each implementation checks what etcd tells it).
     while let Some(page) = etcd.next_page()? {
+        let pairs = page.pairs().ok_or_else(|| {
+            EtcdError::Malformed(EndpointFailure {
+                endpoint: "the etcd interface".to_string(),
+                reason: "a page's lengths do not add up to its bytes".to_string(),
+            })
+        })?;
         read.revision = page.revision;
-        read.keys += page.pairs.len() as u64;
-        for pair in page.pairs {
-            sink.leased_pair(&pair.key, pair.value, pair.lease)?;
+        read.keys += pairs.len() as u64;
+        for (key, value, lease) in pairs {
+            sink.leased_pair(key, value.to_vec(), lease)?;
         }
     }
     Ok(read)
@@ -246,15 +302,11 @@ mod tests {
     }
 
     fn page(revision: i64, keys: &[&str]) -> Result<Option<Page>, EtcdError> {
-        let pairs = keys
-            .iter()
-            .map(|k| Pair {
-                key: k.as_bytes().to_vec(),
-                value: b"v".to_vec(),
-                lease: 0,
-            })
-            .collect();
-        Ok(Some(Page { revision, pairs }))
+        let mut page = Page::new(revision);
+        for k in keys {
+            page.push(k.as_bytes(), b"v", 0);
+        }
+        Ok(Some(page))
     }
 
     fn compacted() -> Result<Option<Page>, EtcdError> {
@@ -292,6 +344,20 @@ mod tests {
         assert_eq!(etcd.reads, 2);
         assert_eq!(read, Read { revision: 9, keys: 2 });
         assert_eq!(kvs.len(), 2, "the first attempt's pairs were forgotten");
+    }
+
+    #[test]
+    fn a_page_whose_lengths_do_not_add_up_is_malformed_not_a_panic() {
+        let mut broken = Page::new(7);
+        broken.push(b"/p/a", b"v", 0);
+        broken.bytes.pop();
+        assert_eq!(broken.pairs(), None);
+        let mut etcd = Scripted {
+            pages: [Ok(Some(broken))].into(),
+            ..Scripted::default()
+        };
+        let err = read_all(&mut etcd, &range(), 2).unwrap_err();
+        assert!(matches!(err, Error::Etcd(EtcdError::Malformed(_))), "{err:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use crate::error::Error;
-use crate::etcd::{EndpointFailure, Etcd, EtcdError, Page, Pair, RangeStamp, Refusal};
+use crate::etcd::{EndpointFailure, Etcd, EtcdError, Page, RangeStamp, Refusal};
 use crate::inventory::{LayoutError, Tally, Vars};
 use crate::layout::KeyRange;
 use crate::settings::{self, Credentials, Settings};
@@ -207,13 +207,10 @@ impl Etcd for ImportedEtcd {
         let page = read.next().map_err(from_etcd)?;
         Ok(page.map(|page| Page {
             revision: page.revision,
-            pairs: (page.kvs.into_iter())
-                .map(|kv| Pair {
-                    key: kv.key,
-                    value: kv.value,
-                    lease: kv.lease,
-                })
-                .collect(),
+            bytes: page.bytes,
+            key_lengths: page.key_lengths,
+            value_lengths: page.value_lengths,
+            leases: page.leases,
         }))
     }
 

@@ -13,7 +13,7 @@ use proptest::sample::select;
 use serde_json::{Value, json};
 
 use etcd_inventory::check::{self, Finding};
-use etcd_inventory::etcd::{self, Etcd, EtcdError, Page, Pair, RangeStamp};
+use etcd_inventory::etcd::{self, Etcd, EtcdError, Page, RangeStamp};
 use etcd_inventory::inventory::{self, Builder, Inventory, Kv};
 use etcd_inventory::layout::{KeyRange, Prefix};
 use etcd_inventory::values::ValueRules;
@@ -262,17 +262,11 @@ impl Etcd for FakeEtcd {
             return Ok(None);
         }
         let taken = self.page_size.min(self.pending.len());
-        let pairs = (self.pending.drain(..taken))
-            .map(|kv| Pair {
-                key: kv.key,
-                value: kv.value,
-                lease: 0,
-            })
-            .collect();
-        Ok(Some(Page {
-            revision: self.revision,
-            pairs,
-        }))
+        let mut page = Page::new(self.revision);
+        for kv in self.pending.drain(..taken) {
+            page.push(&kv.key, &kv.value, 0);
+        }
+        Ok(Some(page))
     }
 
     fn current_revision(&mut self, _key: &[u8]) -> Result<i64, EtcdError> {

@@ -86,13 +86,10 @@ impl wit::GuestRangeRead for RangeRead {
         let page = self.gateway.borrow_mut().page(&mut self.read.borrow_mut())?;
         Ok(page.map(|page| wit::Page {
             revision: page.revision,
-            kvs: (page.pairs.into_iter())
-                .map(|p| wit::KeyValue {
-                    key: p.key,
-                    value: p.value,
-                    lease: p.lease,
-                })
-                .collect(),
+            bytes: page.bytes,
+            key_lengths: page.key_lengths,
+            value_lengths: page.value_lengths,
+            leases: page.leases,
         }))
     }
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::borrow::Cow;
 
-use etcd_inventory::etcd::{EndpointFailure, Etcd, EtcdError, Page, Pair, RangeStamp, Refusal, code};
+use etcd_inventory::etcd::{EndpointFailure, Etcd, EtcdError, Page, RangeStamp, Refusal, code};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::Credentials;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -251,27 +251,23 @@ impl<T: HttpPost> Gateway<T> {
                 let fitting = u32::try_from(TARGET_PAGE_BYTES / bytes_per_key.max(1)).unwrap_or(u32::MAX);
                 read.limit = fitting.clamp(1, read.max_limit);
             }
-            let mut pairs = Vec::with_capacity(got);
+            let mut out = Page::new(pinned);
+            let (mut key, mut value) = (Vec::new(), Vec::new());
             for kv in &page.kvs {
-                pairs.push(Pair {
-                    key: decode(&endpoint, "key", &kv.key)?,
-                    value: decode(&endpoint, "value", &kv.value)?,
-                    lease: kv.lease,
-                });
+                decode_into(&endpoint, "key", &kv.key, &mut key)?;
+                decode_into(&endpoint, "value", &kv.value, &mut value)?;
+                out.push(&key, &value, kv.lease);
             }
             if !page.more {
                 read.done = true;
-            } else if let Some(last) = pairs.last() {
+            } else if got > 0 {
                 // The next page starts right after the last key: that key plus a zero byte.
-                read.start.clone_from(&last.key);
+                read.start.clone_from(&key);
                 read.start.push(0);
             } else {
                 return Err(malformed(&endpoint, "reported more keys but sent none"));
             }
-            return Ok(Some(Page {
-                revision: pinned,
-                pairs,
-            }));
+            return Ok(Some(out));
         }
     }
 
@@ -557,9 +553,11 @@ fn refusal(endpoint: &str, answer: &HttpResponse) -> Refusal {
     }
 }
 
-fn decode(endpoint: &str, what: &str, text: &str) -> Result<Vec<u8>, EtcdError> {
+/// Decodes base64 `text` into `out` (cleared first: one buffer serves every key).
+fn decode_into(endpoint: &str, what: &str, text: &str, out: &mut Vec<u8>) -> Result<(), EtcdError> {
+    out.clear();
     BASE64
-        .decode(text)
+        .decode_vec(text, out)
         .map_err(|e| malformed(endpoint, format!("a {what} is not base64 ({e})")))
 }
 

@@ -384,10 +384,13 @@ impl PagedRead {
     /// new read with failover.
     async fn refill(&mut self, reader: &mut Reader) -> Result<(), EtcdError> {
         let ahead = match self.ahead.take() {
-            Some(ahead) => match tokio::time::timeout(reader.request, ahead).await {
+            Some(mut ahead) => match tokio::time::timeout(reader.request, &mut ahead).await {
                 Ok(Ok(Ok(answer))) => Some(answer),
                 // Broken off, refused or stalled: read again, from the next endpoint if need be.
-                _ => None,
+                _ => {
+                    ahead.abort();
+                    None
+                }
             },
             None => None,
         };

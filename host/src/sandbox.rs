@@ -554,15 +554,24 @@ impl wit_etcd::HostRangeRead for State {
             Err(e) => return Ok(Err(to_etcd_error(e))),
         };
         let revision = paged.revision();
-        Ok(Ok(page.map(|kvs| wit_etcd::Page {
-            revision,
-            kvs: (kvs.into_iter())
-                .map(|kv| {
-                    let lease = kv.lease();
-                    let (key, value) = kv.into_key_value();
-                    wit_etcd::KeyValue { key, value, lease }
-                })
-                .collect(),
+        Ok(Ok(page.map(|kvs| {
+            let bytes = kvs.iter().map(|kv| kv.key().len() + kv.value().len()).sum();
+            let mut page = wit_etcd::Page {
+                revision,
+                bytes: Vec::with_capacity(bytes),
+                key_lengths: Vec::with_capacity(kvs.len()),
+                value_lengths: Vec::with_capacity(kvs.len()),
+                leases: Vec::with_capacity(kvs.len()),
+            };
+            for kv in &kvs {
+                page.bytes.extend_from_slice(kv.key());
+                page.bytes.extend_from_slice(kv.value());
+                // etcd's keys and values are far below 4 GiB (1.5 MiB requests by default).
+                page.key_lengths.push(kv.key().len() as u32);
+                page.value_lengths.push(kv.value().len() as u32);
+                page.leases.push(kv.lease());
+            }
+            page
         })))
     }
 
