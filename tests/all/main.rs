@@ -16,6 +16,7 @@ mod cluster;
 mod embed;
 mod errors;
 mod faults;
+mod golden;
 mod graph;
 mod hardening;
 mod host;
