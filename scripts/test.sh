@@ -29,8 +29,9 @@ step "cargo clippy (native, all targets, every test tier)"
 cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 step "cargo clippy (native, all targets, the default tier of a bare clone)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-step "cargo clippy (component, wasm32-wasip2)"
+step "cargo clippy (component and gateway, wasm32-wasip2)"
 cargo clippy --locked -p etcd-inventory-component --target wasm32-wasip2 -- -D warnings
+cargo clippy --locked -p etcd-inventory-gateway --target wasm32-wasip2 -- -D warnings
 log=$(mktemp)
 ansible_tests=$(mktemp)
 trap 'rm -f "$log" "$ansible_tests"' EXIT
