@@ -7,7 +7,10 @@
 # embed/node's pinned jco.
 #
 # The matrix: every test against etcd 3.4 and ansible-core 2.19; the integration tests again
-# against etcd 3.5; the tests that ran Ansible again under each older ansible-core.
+# against etcd 3.5; the tests that ran Ansible again under each older ansible-core. Every run
+# has --all-features: the tests that need Ansible, the wasmtime CLI or Node are behind host
+# features (`ansible`, `wasmtime-cli`, `node`) that plain `cargo test` leaves off, and with
+# them on, a missing tool fails its tests rather than skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,10 +25,13 @@ ensure_node
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy (native, all targets)"
+step "cargo clippy (native, all targets, every test tier)"
+cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+step "cargo clippy (native, all targets, the default tier of a bare clone)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-step "cargo clippy (component, wasm32-wasip2)"
+step "cargo clippy (component and gateway, wasm32-wasip2)"
 cargo clippy --locked -p etcd-inventory-component --target wasm32-wasip2 -- -D warnings
+cargo clippy --locked -p etcd-inventory-gateway --target wasm32-wasip2 -- -D warnings
 log=$(mktemp)
 ansible_tests=$(mktemp)
 trap 'rm -f "$log" "$ansible_tests"' EXIT
@@ -48,10 +54,10 @@ ETCD_BIN=$(command -v etcd)
 ANSIBLE_BIN_DIR="$PWD/.venv/bin"
 ETCD_INVENTORY_ANSIBLE_TESTS=$ansible_tests cargo_test \
     "cargo test: unit tests, then integration tests against real etcd, Ansible, wasmtime and Node ($(etcd_version "$ETCD_BIN"), $(ansible_version "$ANSIBLE_BIN_DIR"))" \
-    --workspace
+    --workspace --all-features
 
 ETCD_BIN="$PWD/$ETCD35_DIR/etcd"
-cargo_test "integration tests again, against $(etcd_version "$ETCD_BIN")" --test all
+cargo_test "integration tests again, against $(etcd_version "$ETCD_BIN")" --all-features --test all
 
 ETCD_BIN=$(command -v etcd)
 # The tests that ran an Ansible program above, by their exact names.
@@ -63,7 +69,7 @@ fi
 for venv in $( [ ${#names[@]} -eq 0 ] || older_ansible_venvs); do
     ANSIBLE_BIN_DIR="$PWD/$venv/bin"
     cargo_test "the ${#names[@]} tests that run Ansible, against $(ansible_version "$ANSIBLE_BIN_DIR")" \
-        --test all -- --exact "${names[@]}"
+        --all-features --test all -- --exact "${names[@]}"
 done
 
 # One closing line for every run: cargo prints one per test binary, the last of which is

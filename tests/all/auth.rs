@@ -117,6 +117,7 @@ fn a_password_is_refused_as_a_flag_value() {
     as_user(&etcd, &[], &["--list", "--user", &user]).failure(&["--user takes the user name only"]);
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn ansible_inventory_reads_a_team_inventory_with_etcd_ini_credentials() {
     let etcd = team_etcd();

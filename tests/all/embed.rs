@@ -5,7 +5,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::support::{Etcd, SAMPLE_KV, ansible_json, binary, clean_command, inventory, repo_root, run, sorted, tool};
+use crate::support::{Etcd, SAMPLE_KV, binary, clean_command, inventory, run};
+#[cfg(all(feature = "ansible", feature = "wasmtime-cli"))]
+use crate::support::{ansible_json, sorted};
+#[cfg(feature = "wasmtime-cli")]
+use crate::support::{repo_root, wasmtime_cli};
 
 /// The component build.rs built and precompiled.
 const WASM: &str = env!("ETCD_INVENTORY_WASM");
@@ -41,6 +45,7 @@ fn the_binary_writes_the_very_component_it_runs() {
         .failure(&["cannot write the component to", "no/such/dir/c.wasm"]);
 }
 
+#[cfg(feature = "wasmtime-cli")]
 #[test]
 fn the_wasmtime_wrapper_is_an_inventory_script_for_ansible() {
     let etcd = Etcd::start();
@@ -50,7 +55,7 @@ fn the_wasmtime_wrapper_is_an_inventory_script_for_ansible() {
     let wrapper = dir.path().join("wasmtime-inventory.sh");
     std::fs::copy(repo_root().join("embed/wasmtime-inventory.sh"), &wrapper).expect("copy the wrapper");
     // The wrapper runs `wasmtime` from PATH, as a user's would.
-    let wasmtime = tool("wasmtime", "WASMTIME_BIN");
+    let wasmtime = wasmtime_cli();
     let path = std::env::join_paths(
         std::iter::once(wasmtime.parent().expect("wasmtime's directory").to_path_buf())
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
@@ -66,10 +71,13 @@ fn the_wasmtime_wrapper_is_an_inventory_script_for_ansible() {
         assert_eq!(wrapped.code, Some(0), "{args:?}: {wrapped:#?}");
         assert_eq!(wrapped.stdout, inventory(&etcd, args).stdout, "{args:?}");
     }
-    let env = [("PATH", path), ("ETCD_INVENTORY_TRUST_TEMPLATES", "true")];
-    let through_wrapper = ansible_json(&wrapper, &etcd, &["--list"], &env);
-    let through_binary = ansible_json(Path::new(binary()), &etcd, &["--list"], &env);
-    assert_eq!(sorted(through_wrapper), sorted(through_binary));
+    #[cfg(feature = "ansible")]
+    {
+        let env = [("PATH", path), ("ETCD_INVENTORY_TRUST_TEMPLATES", "true")];
+        let through_wrapper = ansible_json(&wrapper, &etcd, &["--list"], &env);
+        let through_binary = ansible_json(Path::new(binary()), &etcd, &["--list"], &env);
+        assert_eq!(sorted(through_wrapper), sorted(through_binary));
+    }
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! `--graph`: the tree `ansible-inventory --graph` draws from our inventory, drawn by us.
 
+#[cfg(feature = "ansible")]
 use std::path::Path;
 
-use crate::support::{Etcd, SAMPLE_KV, ansible_command, binary, inventory, run};
+use crate::support::{Etcd, SAMPLE_KV, inventory};
+#[cfg(feature = "ansible")]
+use crate::support::{ansible_command, binary, run};
 
+#[cfg(feature = "ansible")]
 fn ansible_graph(etcd: &Etcd, group: Option<&str>) -> String {
     let (mut command, _home) = ansible_command("ansible-inventory", Path::new(binary()), etcd);
     command.arg("--graph").args(group);
@@ -12,6 +16,7 @@ fn ansible_graph(etcd: &Etcd, group: Option<&str>) -> String {
     run.stdout
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn graph_draws_what_ansible_inventory_draws() {
     let etcd = Etcd::start();

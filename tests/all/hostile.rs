@@ -4,13 +4,14 @@
 //! panic, a trap, a garbled message or a partial inventory. And stderr stays silent unless
 //! there is something to say (Ansible shows any stderr output as an error).
 
+#[cfg(feature = "ansible")]
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::support::{
-    Etcd, Run, ansible_command, ansible_json, ansible_version, binary, inventory, marked as u, run, sorted,
-};
+use crate::support::{Etcd, Run, inventory, marked as u, sorted};
+#[cfg(feature = "ansible")]
+use crate::support::{ansible_command, ansible_json, ansible_version, binary, run};
 
 /// `value` with every string (keys too) longer than 60 characters cut short and its length
 /// given, so that a failed comparison of 10,000-byte names stays readable.
@@ -65,6 +66,7 @@ fn one_warning(run: &Run, needles: &[&str]) -> String {
 /// fields and empty groups left out, all's own hosts left out, hosts without variables
 /// left out of `_meta`, and (ansible-core 2.19 and later, with data tagging) Ansible's
 /// serialization profile added to `_meta`; 2.16-2.18 add none. Lists sorted.
+#[cfg(feature = "ansible")]
 fn ansible_export_view(list: &Value) -> Value {
     let mut out = Map::new();
     for (name, group) in list.as_object().expect("an object") {
@@ -102,6 +104,7 @@ fn ansible_export_view(list: &Value) -> Value {
 
 /// `ansible-inventory -i <our binary> ARGS` with `env`, as it ran. Only the script plugin:
 /// when it fails, the others would each try to parse our large binary, for minutes.
+#[cfg(feature = "ansible")]
 fn ansible_inventory(etcd: &Etcd, args: &[&str], env: &[(&str, &str)]) -> Run {
     let (mut command, _home) = ansible_command("ansible-inventory", Path::new(binary()), etcd);
     command
@@ -193,20 +196,26 @@ fn control_characters_quotes_emoji_and_10_000_byte_names_reach_ansible_intact() 
     assert_eq!(inventory(&etcd, &["--host=-v"]).json(), json!({"ok": u("dash")}));
 
     // Ansible reads it all: the same groups, hosts and variables, every byte.
-    let exported = ansible_json(Path::new(binary()), &etcd, &["--list", "--export"], &[]);
-    assert_same(
-        &sorted(exported),
-        &ansible_export_view(&expected),
-        "ansible-inventory --list --export",
-    );
+    #[cfg(feature = "ansible")]
+    {
+        let exported = ansible_json(Path::new(binary()), &etcd, &["--list", "--export"], &[]);
+        assert_same(
+            &sorted(exported),
+            &ansible_export_view(&expected),
+            "ansible-inventory --list --export",
+        );
+    }
 
     // --graph draws what ansible-inventory draws, control characters and all.
     let ours = inventory(&etcd, &["--graph"]);
     assert_eq!(ours.code, Some(0), "{ours:#?}");
     names_warning(&ours, 3);
-    let theirs = ansible_inventory(&etcd, &["--graph"], &[]);
-    assert_eq!(theirs.code, Some(0), "{theirs:#?}");
-    assert_eq!(ours.stdout, theirs.stdout);
+    #[cfg(feature = "ansible")]
+    {
+        let theirs = ansible_inventory(&etcd, &["--graph"], &[]);
+        assert_eq!(theirs.code, Some(0), "{theirs:#?}");
+        assert_eq!(ours.stdout, theirs.stdout);
+    }
     let sub = inventory(&etcd, &["--graph", &gl]);
     assert_eq!(
         sub.stdout,
@@ -267,32 +276,35 @@ fn all_ungrouped_meta_and_a_host_named_like_its_group_read_as_from_static_yaml()
         assert_eq!(one.stderr, "");
     }
 
-    // Ansible sets a host's variables on the group of the same name (and warns "Found both
-    // group and host with same name"), from a script as from YAML: it sees the same.
-    let yaml = etcd.dir().join("same.yml");
-    std::fs::write(
-        &yaml,
-        "all:\n  hosts: {a1: {}}\n  vars: {av: \"all's\"}\n  children:\n    \
-         ungrouped:\n      hosts: {u1: {}}\n      vars: {uv: \"ungrouped's\"}\n      children: {uk: {hosts: {x1: {}}}}\n    \
-         kid: {hosts: {k1: {}}}\n    \
-         g: {hosts: {all: {hv: \"host all's\"}, ungrouped: {}, _meta: {mv: \"host _meta's\"}}}\n    \
-         web: {hosts: {web: {hx: \"host web's\"}, w2: {}}, vars: {gx: \"group web's\"}}\n",
-    )
-    .expect("yaml");
-    let trust = [("ETCD_INVENTORY_TRUST_TEMPLATES", "true")];
-    let from_etcd = ansible_json(Path::new(binary()), &etcd, &["--list"], &trust);
-    let from_yaml = ansible_json(&yaml, &etcd, &["--list"], &trust);
-    assert_same(
-        &sorted(from_etcd),
-        &sorted(from_yaml),
-        "ansible-inventory: ours vs YAML",
-    );
+    #[cfg(feature = "ansible")]
+    {
+        // Ansible sets a host's variables on the group of the same name (and warns "Found both
+        // group and host with same name"), from a script as from YAML: it sees the same.
+        let yaml = etcd.dir().join("same.yml");
+        std::fs::write(
+            &yaml,
+            "all:\n  hosts: {a1: {}}\n  vars: {av: \"all's\"}\n  children:\n    \
+             ungrouped:\n      hosts: {u1: {}}\n      vars: {uv: \"ungrouped's\"}\n      children: {uk: {hosts: {x1: {}}}}\n    \
+             kid: {hosts: {k1: {}}}\n    \
+             g: {hosts: {all: {hv: \"host all's\"}, ungrouped: {}, _meta: {mv: \"host _meta's\"}}}\n    \
+             web: {hosts: {web: {hx: \"host web's\"}, w2: {}}, vars: {gx: \"group web's\"}}\n",
+        )
+        .expect("yaml");
+        let trust = [("ETCD_INVENTORY_TRUST_TEMPLATES", "true")];
+        let from_etcd = ansible_json(Path::new(binary()), &etcd, &["--list"], &trust);
+        let from_yaml = ansible_json(&yaml, &etcd, &["--list"], &trust);
+        assert_same(
+            &sorted(from_etcd),
+            &sorted(from_yaml),
+            "ansible-inventory: ours vs YAML",
+        );
 
-    let ours = inventory(&etcd, &["--graph"]);
-    let theirs = ansible_inventory(&etcd, &["--graph"], &[]);
-    assert_eq!((ours.code, theirs.code), (Some(0), Some(0)), "{ours:#?} {theirs:#?}");
-    assert_eq!(ours.stdout, theirs.stdout);
-    assert_eq!(ours.stderr, "");
+        let ours = inventory(&etcd, &["--graph"]);
+        assert_eq!((ours.code, ours.stderr.as_str()), (Some(0), ""), "{ours:#?}");
+        let theirs = ansible_inventory(&etcd, &["--graph"], &[]);
+        assert_eq!(theirs.code, Some(0), "{theirs:#?}");
+        assert_eq!(ours.stdout, theirs.stdout);
+    }
 
     // A group named _meta cannot be written in the script format; all cannot be a child.
     let reserved = "which Ansible's inventory format reserves";
@@ -349,10 +361,8 @@ fn names_that_are_ansible_json_markers_fail_clearly_or_keep_the_inventory_readab
             (&full_key, "x"),
         ]);
         let mut args = vec!["--list", "--prefix", &prefix];
-        let mut env = vec![("ETCD_INVENTORY_PREFIX", prefix.as_str())];
         if *nested {
             args.push("--nested-keys");
-            env.push(("ETCD_INVENTORY_NESTED_KEYS", "true"));
         }
         let ours = inventory(&etcd, &args);
         if ours.code != Some(0) {
@@ -368,16 +378,24 @@ fn names_that_are_ansible_json_markers_fail_clearly_or_keep_the_inventory_readab
         if ours.stderr.lines().count() > 1 {
             problems.push(format!("{full_key}: more than one stderr line: {:?}", ours.stderr));
         }
-        let ansible = ansible_inventory(&etcd, &["--list"], &env);
-        let read: Option<Value> = serde_json::from_str(&ansible.stdout).ok();
-        let ok = read.as_ref().map(|r| &r["_meta"]["hostvars"]["h1"]["ok"]);
-        if ansible.code != Some(0) || ok != Some(&u("1")) {
-            let why = ansible
-                .stderr
-                .lines()
-                .find(|l| l.contains("'script' plugin"))
-                .unwrap_or(ansible.stderr.as_str());
-            problems.push(format!("{full_key}: ansible-inventory cannot read our --list: {why}"));
+        // Ansible reads what we printed.
+        #[cfg(feature = "ansible")]
+        {
+            let mut env = vec![("ETCD_INVENTORY_PREFIX", prefix.as_str())];
+            if *nested {
+                env.push(("ETCD_INVENTORY_NESTED_KEYS", "true"));
+            }
+            let ansible = ansible_inventory(&etcd, &["--list"], &env);
+            let read: Option<Value> = serde_json::from_str(&ansible.stdout).ok();
+            let ok = read.as_ref().map(|r| &r["_meta"]["hostvars"]["h1"]["ok"]);
+            if ansible.code != Some(0) || ok != Some(&u("1")) {
+                let why = ansible
+                    .stderr
+                    .lines()
+                    .find(|l| l.contains("'script' plugin"))
+                    .unwrap_or(ansible.stderr.as_str());
+                problems.push(format!("{full_key}: ansible-inventory cannot read our --list: {why}"));
+            }
         }
     }
     assert!(
@@ -497,9 +515,12 @@ fn slash_artefacts_are_skipped_with_one_warning_and_change_nothing() {
         }
     }
     // Ansible reads it, with our warning shown as Ansible shows any stderr.
-    let read = ansible_json(Path::new(binary()), &etcd, &["--list"], &[]);
-    assert_eq!(read["_meta"]["hostvars"], json!({"h1": {"ok": u("1")}}));
-    assert_eq!(read["g"]["hosts"], json!(["h1"]));
+    #[cfg(feature = "ansible")]
+    {
+        let read = ansible_json(Path::new(binary()), &etcd, &["--list"], &[]);
+        assert_eq!(read["_meta"]["hostvars"], json!({"h1": {"ok": u("1")}}));
+        assert_eq!(read["g"]["hosts"], json!(["h1"]));
+    }
 }
 
 #[test]
@@ -535,8 +556,11 @@ fn two_1_mib_values_under_both_transports_and_any_page_size_and_deep_json_in_typ
             assert_eq!(host.json(), list["_meta"]["hostvars"]["h2"], "{flags:?}");
         }
     }
-    let read = ansible_json(Path::new(binary()), &etcd, &["--list"], &[]);
-    assert_eq!(read["_meta"]["hostvars"]["h1"]["big"], u(&big1));
+    #[cfg(feature = "ansible")]
+    {
+        let read = ansible_json(Path::new(binary()), &etcd, &["--list"], &[]);
+        assert_eq!(read["_meta"]["hostvars"]["h1"]["big"], u(&big1));
+    }
 
     // Typed values: JSON nested deeper than 127 levels stays the string it is (serde_json's
     // limit); 100 levels decode. Compared as text: the test's own parser stops at 128 levels.

@@ -10,14 +10,18 @@ use std::process::Stdio;
 use serde_json::{Value, json};
 
 use crate::support::pki::TestPki;
-use crate::support::{Etcd, Run, SAMPLE_KV, ansible_json, binary, clean_command, inventory, repo_root, run};
+use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, inventory, run};
+#[cfg(feature = "ansible")]
+use crate::support::{ansible_json, repo_root};
 
+#[cfg(feature = "ansible")]
 fn migrate_yaml() -> PathBuf {
     repo_root().join("tests/data/migrate.yml")
 }
 
 /// Typed values (the file has numbers, booleans, lists and maps) and trusted strings (a YAML
 /// file's strings are plain): how a migrated team would read its inventory.
+#[cfg(feature = "ansible")]
 const READ_AS_YAML: [(&str, &str); 2] = [
     ("ETCD_INVENTORY_TYPED_VALUES", "true"),
     ("ETCD_INVENTORY_TRUST_TEMPLATES", "true"),
@@ -42,6 +46,7 @@ fn import(etcd: &Etcd, file: &Path, args: &[&str]) -> Run {
 
 /// The migration the README shows, for both forms of `ansible-inventory --list`: with
 /// `--export` group variables stay on groups, without they are merged into hosts.
+#[cfg(feature = "ansible")]
 #[test]
 fn a_static_inventory_migrates_into_etcd_and_ansible_sees_the_same() {
     for export in [true, false] {

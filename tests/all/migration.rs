@@ -5,16 +5,22 @@
 //! positions reads sorted as it always did.
 
 use std::io::Write as _;
+#[cfg(feature = "ansible")]
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::{Value, json};
+#[cfg(feature = "ansible")]
+use serde_json::Value;
+use serde_json::json;
 
-use crate::support::{Etcd, Run, ansible_command, ansible_json, binary, clean_command, inventory, run};
+use crate::support::{Etcd, Run, binary, clean_command, inventory, run};
+#[cfg(feature = "ansible")]
+use crate::support::{ansible_command, ansible_json};
 
 /// Deliberately unsorted: hosts and groups in no name order, groups nested three levels
 /// below `all`, two empty groups (which `ansible-inventory --list` names only as
 /// children), ungrouped hosts, a host in two groups, and variables of several kinds.
+#[cfg(feature = "ansible")]
 const UNSORTED_INI: &str = "\
 u2
 u1 ansible_port=2222
@@ -63,6 +69,7 @@ spare
 ";
 
 /// Every group, and patterns that combine them (union, intersection, exclusion, wildcard).
+#[cfg(feature = "ansible")]
 const PATTERNS: &[&str] = &[
     "all",
     "ungrouped",
@@ -83,6 +90,7 @@ const PATTERNS: &[&str] = &[
 
 /// How a migrated team reads its inventory: typed values, plain (trusted) strings, as an
 /// INI or YAML file's are.
+#[cfg(feature = "ansible")]
 const READ_AS_FILE: [(&str, &str); 2] = [
     ("ETCD_INVENTORY_TYPED_VALUES", "true"),
     ("ETCD_INVENTORY_TRUST_TEMPLATES", "true"),
@@ -93,11 +101,13 @@ const READ_AS_FILE: [(&str, &str); 2] = [
 /// of the same file. Hashing groups by name (and a fixed hash seed) makes it the same every
 /// run and for every source with the same groups in the same order: then a difference is
 /// ours, not Ansible's.
+#[cfg(feature = "ansible")]
 const PIN_GROUP_HASHING: &str = "\
 import ansible.inventory.group as _group
 _group.Group.__hash__ = lambda self: hash(self.name)
 ";
 
+#[cfg(feature = "ansible")]
 fn write(etcd: &Etcd, name: &str, text: &str) -> PathBuf {
     let path = etcd.dir().join(name);
     std::fs::write(&path, text).expect("write test file");
@@ -135,6 +145,7 @@ fn binary_with(etcd: &Etcd, env: &[(&str, &str)], args: &[&str], stdin: Option<&
 
 /// An Ansible `program` over `source` with group hashing pinned (see [`PIN_GROUP_HASHING`])
 /// and `env`; the temporary home lives as long as the command.
+#[cfg(feature = "ansible")]
 fn pinned_ansible(
     program: &str,
     source: &Path,
@@ -154,6 +165,7 @@ fn pinned_ansible(
 
 /// What one `ansible-playbook` run over `source` sees: the host list of a play on each
 /// pattern (the order plays, `serial` and `run_once` follow) and the `groups` variable.
+#[cfg(feature = "ansible")]
 fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Value) {
     let (mut command, home) = pinned_ansible("ansible-playbook", source, etcd, env);
     let mut playbook = String::from(
@@ -186,6 +198,7 @@ fn play_orders(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> (Value, Valu
 }
 
 /// `ansible PATTERN --list-hosts` over `source`, hashing pinned as for the plays.
+#[cfg(feature = "ansible")]
 fn list_hosts(source: &Path, etcd: &Etcd, pattern: &str, env: &[(&str, &str)]) -> String {
     let (mut command, _home) = pinned_ansible("ansible", source, etcd, env);
     let run = run(command.args([pattern, "--list-hosts"]));
@@ -199,12 +212,14 @@ fn list_hosts(source: &Path, etcd: &Etcd, pattern: &str, env: &[(&str, &str)]) -
 }
 
 /// `import FILE` with no flags, as a new user runs it first.
+#[cfg(feature = "ansible")]
 fn import_file(etcd: &Etcd, prefix: &str, file: &Path) -> Run {
     let mut env = READ_AS_FILE.to_vec();
     env.push(("ETCD_INVENTORY_PREFIX", prefix));
     binary_with(etcd, &env, &["import", file.to_str().expect("UTF-8 path")], None)
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn an_imported_inventory_plays_its_hosts_in_the_order_of_the_original_file() {
     let etcd = Etcd::start();
@@ -259,6 +274,7 @@ fn an_imported_inventory_plays_its_hosts_in_the_order_of_the_original_file() {
     }
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn strict_import_refuses_names_listed_only_as_children() {
     let etcd = Etcd::start();
@@ -333,6 +349,7 @@ fn our_own_list_imports_as_no_change_whatever_the_settings() {
     }
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn vault_text_and_look_alikes_come_back_byte_for_byte() {
     let etcd = Etcd::start();

@@ -1,15 +1,17 @@
 //! The same component in Node, through jco: embed/node/inventory.mjs, an Ansible inventory
 //! script, calls the typed interface of the component `etcd-inventory component` writes,
 //! transpiled by the jco that embed/node/package-lock.json pins. scripts/test.sh installs
-//! Node and runs `npm ci` there; without them these tests fail and say so.
+//! Node and runs `npm ci` there; these tests come with the `node` feature, and with it on
+//! but Node or jco missing they fail and say so.
 
+#[cfg(feature = "ansible")]
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::support::{
-    Etcd, Run, SAMPLE_KV, ansible_json, binary, clean_command, etcd::free_port, repo_root, run, sorted, tool,
-};
+use crate::support::{Etcd, Run, SAMPLE_KV, binary, clean_command, etcd::free_port, node_program, repo_root, run};
+#[cfg(feature = "ansible")]
+use crate::support::{ansible_json, sorted};
 
 fn package_dir() -> PathBuf {
     repo_root().join("embed/node")
@@ -20,7 +22,7 @@ fn package_dir() -> PathBuf {
 fn path_with_node() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
     PATH.get_or_init(|| {
-        let node = tool("node", "NODE_BIN");
+        let node = node_program("node", "NODE_BIN");
         let inherited = std::env::var_os("PATH").unwrap_or_default();
         let dirs = std::iter::once(node.parent().expect("node's directory").to_path_buf())
             .chain(std::env::split_paths(&inherited));
@@ -37,7 +39,7 @@ fn transpiled() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let path = path_with_node();
-        let npm = tool("npm", "NPM_BIN");
+        let npm = node_program("npm", "NPM_BIN");
         let package = package_dir();
         let jco = package.join("node_modules/.bin/jco");
         assert!(
@@ -71,7 +73,7 @@ fn transpiled() -> &'static Path {
 
 /// `node embed/node/inventory.mjs ARGS` with `env`.
 fn node_script(env: &[(&str, &str)], args: &[&str]) -> Run {
-    let node = tool("node", "NODE_BIN");
+    let node = node_program("node", "NODE_BIN");
     let out = transpiled();
     run(clean_command(node)
         .arg(package_dir().join("inventory.mjs"))
@@ -152,6 +154,7 @@ fn node_script_reads_the_inventory_as_typed_data() {
     assert_eq!(data.stdout.lines().collect::<Vec<_>>(), expected, "{data:#?}");
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn ansible_inventory_runs_the_node_script() {
     let script = package_dir().join("inventory.mjs");

@@ -1,15 +1,17 @@
 //! Values as Ansible sees them, through the real ansible-core: never templated by default,
 //! Vault ciphertexts passed through encrypted, JSON types and nested maps on request.
 
+#[cfg(feature = "ansible")]
 use std::path::Path;
 
 use serde_json::json;
 
-use crate::support::{
-    Etcd, Run, ansible_command, ansible_program, ansible_version, binary, clean_command, inventory, run,
-};
+use crate::support::{Etcd, inventory};
+#[cfg(feature = "ansible")]
+use crate::support::{Run, ansible_command, ansible_program, ansible_version, binary, clean_command, run};
 
 /// `ansible -i <our binary> h1 -m debug -a ARGS` on the controller itself.
+#[cfg(feature = "ansible")]
 fn debug(etcd: &Etcd, args: &str, env: &[(&str, &str)], extra: &[&str]) -> Run {
     let (mut command, _home) = ansible_command("ansible", Path::new(binary()), etcd);
     command
@@ -33,8 +35,10 @@ fn one_host(etcd: &Etcd, vars: &[(&str, &str)]) {
     etcd.put(&refs);
 }
 
+#[cfg(feature = "ansible")]
 const TRUST: (&str, &str) = ("ETCD_INVENTORY_TRUST_TEMPLATES", "true");
 
+#[cfg(feature = "ansible")]
 #[test]
 fn templates_in_values_are_not_rendered_unless_trusted() {
     let etcd = Etcd::start();
@@ -52,6 +56,7 @@ fn templates_in_values_are_not_rendered_unless_trusted() {
     assert!(trusted.stdout.contains(rendered), "{trusted:#?}");
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn a_pipe_lookup_in_a_value_runs_nothing_by_default() {
     let etcd = Etcd::start();
@@ -67,6 +72,7 @@ fn a_pipe_lookup_in_a_value_runs_nothing_by_default() {
     assert!(marker.exists(), "trusted templates are rendered");
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn vault_values_stay_encrypted_and_decrypt_only_in_ansible() {
     let etcd = Etcd::start();
@@ -105,6 +111,7 @@ fn vault_values_stay_encrypted_and_decrypt_only_in_ansible() {
     );
 }
 
+#[cfg(feature = "ansible")]
 #[test]
 fn typed_values_and_nested_keys_reach_ansible_as_their_types() {
     let etcd = Etcd::start();

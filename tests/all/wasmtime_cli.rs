@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use crate::support::{Etcd, Run, SAMPLE_KV, clean_command, etcd::free_port, inventory, run, tool};
+use crate::support::{Etcd, Run, SAMPLE_KV, clean_command, etcd::free_port, inventory, run, wasmtime_cli};
 
 /// The component build.rs built and precompiled.
 const WASM: &str = env!("ETCD_INVENTORY_WASM");
 
 fn wasmtime_run(env: &[(&str, &str)], extra: &[&str], args: &[&str]) -> Run {
-    let mut command = clean_command(tool("wasmtime", "WASMTIME_BIN"));
+    let mut command = clean_command(wasmtime_cli());
     command.args(["run", "-S", "http"]);
     for (name, value) in env {
         command.arg("--env").arg(format!("{name}={value}"));

@@ -543,7 +543,9 @@ fn text_pairs(pairs: &[(&str, &str)]) -> Pairs {
         .collect()
 }
 
-/// The pairs of a `key` / `key=value` text under `prefix`.
+/// The pairs of a `key` / `key=value` text under `prefix` (the format tests/data/sample.kv
+/// describes): one pair a line, split at the first `=`; blank lines and `#` lines skipped;
+/// `\\`, `\n` and `\xNN` (any byte) escaped in keys and values.
 fn kv_pairs(prefix: &str, kv_text: &str) -> Pairs {
     kv_text
         .lines()
@@ -551,10 +553,45 @@ fn kv_pairs(prefix: &str, kv_text: &str) -> Pairs {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            let key = format!("{}/{k}", prefix.trim_end_matches('/'));
-            (key.into_bytes(), v.as_bytes().to_vec())
+            let mut key = format!("{}/", prefix.trim_end_matches('/')).into_bytes();
+            key.extend(unescape(k, l));
+            (key, unescape(v, l))
         })
         .collect()
+}
+
+/// The bytes of `text` with its escapes (`\\`, `\n`, `\xNN`) decoded; panics naming `line`
+/// on any other backslash.
+fn unescape(text: &str, line: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        rest = tail;
+        if first != b'\\' {
+            bytes.push(first);
+            continue;
+        }
+        let (byte, tail) = match rest {
+            [b'\\', tail @ ..] => (b'\\', tail),
+            [b'n', tail @ ..] => (b'\n', tail),
+            [b'x', hi, lo, tail @ ..] => {
+                let hex = [*hi, *lo].iter().all(u8::is_ascii_hexdigit).then(|| {
+                    let digits = std::str::from_utf8(&[*hi, *lo])
+                        .expect("hex digits are ASCII")
+                        .to_string();
+                    u8::from_str_radix(&digits, 16).expect("two hex digits")
+                });
+                (
+                    hex.unwrap_or_else(|| panic!("bad \\x escape in .kv line {line:?}")),
+                    tail,
+                )
+            }
+            _ => panic!("bad escape in .kv line {line:?}: only \\\\, \\n and \\xNN"),
+        };
+        bytes.push(byte);
+        rest = tail;
+    }
+    bytes
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

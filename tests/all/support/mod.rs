@@ -1,7 +1,12 @@
 //! Shared test helpers: the etcd fixtures (plain, TLS, auth, cluster), a throwaway PKI,
 //! running our binary, loopback fake servers (canned answers, never an answer) and locating
-//! external tools (etcd, Ansible, wasmtime), which scripts/test.sh installs: one setting
+//! external tools (etcd, Ansible, wasmtime, Node), which scripts/test.sh installs: one setting
 //! each for the etcd and the Ansible under test ([`etcd_bin`], [`ansible_program`]).
+//!
+//! etcd is needed by every integration test. The helpers for the other tools exist only with
+//! their cargo feature of the host crate (`ansible`, `wasmtime-cli`, `node`), so a test that
+//! needs one cannot compile without it; with the feature on, a missing tool is a failure
+//! that says what to install, never a skip.
 
 pub mod etcd;
 pub mod http_stub;
@@ -19,6 +24,7 @@ use serde_json::Value;
 /// The sample inventory, in the key layout.
 pub const SAMPLE_KV: &str = include_str!("../../data/sample.kv");
 /// Path of the same inventory as static YAML.
+#[cfg(feature = "ansible")]
 pub fn sample_yaml() -> PathBuf {
     repo_root().join("tests/data/sample.yml")
 }
@@ -117,12 +123,20 @@ pub fn inventory(etcd: &Etcd, args: &[&str]) -> Run {
         .args(args))
 }
 
-/// An external tool: `$VAR` if set, else the first on `PATH`.
-pub fn tool(name: &str, var: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
-    }
-    on_path(name).unwrap_or_else(|| panic!("{name} not found (set {var}, or run scripts/test.sh, which installs it)"))
+/// An external tool: `$VAR` if set, else the first on `PATH`. Panics when it is not there,
+/// naming the tests that need it (`needed_by`) and how to get it.
+pub fn tool(name: &str, var: &str, needed_by: &str) -> PathBuf {
+    let found = match std::env::var_os(var) {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => on_path(name),
+    };
+    found.unwrap_or_else(|| {
+        let looked = match std::env::var_os(var) {
+            Some(path) => format!("${var} ({}) is no file", Path::new(&path).display()),
+            None => format!("not on PATH and ${var} unset"),
+        };
+        panic!("{name} not found: {looked}; {needed_by} need it (scripts/test.sh installs it)")
+    })
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -136,34 +150,56 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// The one setting that picks the etcd every test runs: `ETCD_BIN`, else `etcd` on `PATH`
 /// (Debian's 3.4). scripts/test.sh runs the tests again with etcd 3.5's.
 pub fn etcd_bin() -> PathBuf {
-    tool("etcd", "ETCD_BIN")
+    tool("etcd", "ETCD_BIN", "all integration tests")
+}
+
+/// The stock `wasmtime` CLI: `$WASMTIME_BIN`, else `wasmtime` on `PATH`.
+#[cfg(feature = "wasmtime-cli")]
+pub fn wasmtime_cli() -> PathBuf {
+    tool("wasmtime", "WASMTIME_BIN", "the tests of cargo feature `wasmtime-cli`")
+}
+
+/// Node's program `name` (`node`, `npm`): `$var`, else `PATH`.
+#[cfg(feature = "node")]
+pub fn node_program(name: &str, var: &str) -> PathBuf {
+    tool(name, var, "the tests of cargo feature `node`")
 }
 
 /// The one setting that picks the Ansible every test runs: the directory of its programs
 /// (`ansible`, `ansible-inventory`, `ansible-playbook`, `ansible-vault`).
+#[cfg(feature = "ansible")]
 pub const ANSIBLE_BIN_DIR: &str = "ANSIBLE_BIN_DIR";
 /// When set, a file where every test that runs an Ansible program adds its name (once per
 /// run of a program, one line each): scripts/test.sh runs exactly those again under each
 /// older ansible-core, so a new test that runs Ansible joins that matrix by itself.
+#[cfg(feature = "ansible")]
 pub const ANSIBLE_TESTS_FILE: &str = "ETCD_INVENTORY_ANSIBLE_TESTS";
 
 /// Ansible's program `name`: from `$ANSIBLE_BIN_DIR` if set (scripts/test.sh points it at
 /// each venv of its matrix), else the repository's .venv, else `PATH`.
+#[cfg(feature = "ansible")]
 pub fn ansible_program(name: &str) -> PathBuf {
     note_ansible_test();
-    if let Some(dir) = std::env::var_os(ANSIBLE_BIN_DIR) {
-        return Path::new(&dir).join(name);
-    }
-    let venv = repo_root().join(".venv/bin").join(name);
-    if venv.exists() {
-        return venv;
-    }
-    on_path(name).unwrap_or_else(|| {
-        panic!("{name} not found (set {ANSIBLE_BIN_DIR}, or run scripts/test.sh, which installs it)")
+    let found = match std::env::var_os(ANSIBLE_BIN_DIR) {
+        Some(dir) => Some(Path::new(&dir).join(name)).filter(|p| p.is_file()),
+        None => Some(repo_root().join(".venv/bin").join(name))
+            .filter(|p| p.is_file())
+            .or_else(|| on_path(name)),
+    };
+    found.unwrap_or_else(|| {
+        let looked = match std::env::var_os(ANSIBLE_BIN_DIR) {
+            Some(dir) => format!("not in ${ANSIBLE_BIN_DIR} ({})", Path::new(&dir).display()),
+            None => format!("not in .venv/bin nor on PATH, and ${ANSIBLE_BIN_DIR} unset"),
+        };
+        panic!(
+            "{name} not found: {looked}; the tests of cargo feature `ansible` need ansible-core \
+             (scripts/test.sh installs it)"
+        )
     })
 }
 
 /// Adds the running test's name to `$ETCD_INVENTORY_ANSIBLE_TESTS`.
+#[cfg(feature = "ansible")]
 fn note_ansible_test() {
     use std::io::Write as _;
     let Some(file) = std::env::var_os(ANSIBLE_TESTS_FILE) else {
@@ -187,6 +223,7 @@ fn note_ansible_test() {
 /// The (major, minor) version of the Ansible the tests run (`ansible --version` prints
 /// `ansible [core 2.16.19]` first), read once. Tests branch on it where ansible-core
 /// versions behave differently, saying which expects what.
+#[cfg(feature = "ansible")]
 pub fn ansible_version() -> (u32, u32) {
     static VERSION: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     *VERSION.get_or_init(|| {
@@ -208,6 +245,7 @@ pub fn ansible_version() -> (u32, u32) {
 /// An Ansible command (`ansible-inventory`, `ansible-playbook`) reading `inventory`, with
 /// its own home and unparsable inventories made fatal (by default Ansible only warns and
 /// goes on with an empty inventory). The temporary home lives as long as the command.
+#[cfg(feature = "ansible")]
 pub fn ansible_command(program: &str, inventory: &Path, etcd: &Etcd) -> (std::process::Command, tempfile::TempDir) {
     let home = tempfile::tempdir().expect("temp home");
     let mut command = clean_command(ansible_program(program));
@@ -224,6 +262,7 @@ pub fn ansible_command(program: &str, inventory: &Path, etcd: &Etcd) -> (std::pr
 }
 
 /// `ansible-inventory -i SOURCE ARGS` with `env`, parsed as JSON (it must succeed).
+#[cfg(feature = "ansible")]
 pub fn ansible_json(source: &Path, etcd: &Etcd, args: &[&str], env: &[(&str, &str)]) -> Value {
     let (mut command, _home) = ansible_command("ansible-inventory", source, etcd);
     command.args(args).envs(env.iter().copied());
