@@ -137,6 +137,75 @@ pub mod code {
     pub const UNAUTHENTICATED: i32 = 16;
 }
 
+/// `etcd_error_conversions!(from, to, path::to::binding)` defines `fn from(e: Error) ->
+/// EtcdError` and `fn to(e: EtcdError) -> Error` for the module of a WIT binding of the
+/// `etcd` interface. Each binding (the core's import, the gateway's export, the native
+/// host's) has its own types of the same shape: this is their one conversion.
+#[macro_export]
+macro_rules! etcd_error_conversions {
+    ($from:ident, $to:ident, $($wit:ident)::+) => {
+        /// The WIT `etcd.error` as the core's [`EtcdError`].
+        fn $from(e: $($wit)::+::Error) -> $crate::etcd::EtcdError {
+            use $crate::etcd::{EndpointFailure, EtcdError, Refusal};
+            use $($wit)::+ as wit;
+            let failure = |f: wit::EndpointFailure| EndpointFailure {
+                endpoint: f.endpoint,
+                reason: f.reason,
+            };
+            let refusal = |r: wit::Refusal| Refusal {
+                endpoint: r.endpoint,
+                http_status: r.http_status,
+                code: r.code,
+                message: r.message,
+            };
+            match e {
+                wit::Error::Unreachable(failures) => EtcdError::Unreachable(failures.into_iter().map(failure).collect()),
+                wit::Error::AuthFailed(a) => EtcdError::AuthFailed {
+                    user: a.user,
+                    endpoint: a.endpoint,
+                },
+                wit::Error::AuthRequired(endpoint) => EtcdError::AuthRequired { endpoint },
+                wit::Error::PermissionDenied(p) => EtcdError::PermissionDenied {
+                    user: p.user,
+                    keys: p.keys,
+                },
+                wit::Error::Compacted(r) => EtcdError::Compacted(refusal(r)),
+                wit::Error::TooLarge(r) => EtcdError::TooLarge(refusal(r)),
+                wit::Error::Malformed(f) => EtcdError::Malformed(failure(f)),
+                wit::Error::Refused(r) => EtcdError::Refused(refusal(r)),
+            }
+        }
+
+        /// The core's [`EtcdError`] as the WIT `etcd.error`.
+        fn $to(e: $crate::etcd::EtcdError) -> $($wit)::+::Error {
+            use $crate::etcd::{EndpointFailure, EtcdError, Refusal};
+            use $($wit)::+ as wit;
+            let failure = |f: EndpointFailure| wit::EndpointFailure {
+                endpoint: f.endpoint,
+                reason: f.reason,
+            };
+            let refusal = |r: Refusal| wit::Refusal {
+                endpoint: r.endpoint,
+                http_status: r.http_status,
+                code: r.code,
+                message: r.message,
+            };
+            match e {
+                EtcdError::Unreachable(failures) => wit::Error::Unreachable(failures.into_iter().map(failure).collect()),
+                EtcdError::AuthFailed { user, endpoint } => wit::Error::AuthFailed(wit::AuthFailure { user, endpoint }),
+                EtcdError::AuthRequired { endpoint } => wit::Error::AuthRequired(endpoint),
+                EtcdError::PermissionDenied { user, keys } => {
+                    wit::Error::PermissionDenied(wit::PermissionDenied { user, keys })
+                }
+                EtcdError::Compacted(r) => wit::Error::Compacted(refusal(r)),
+                EtcdError::TooLarge(r) => wit::Error::TooLarge(refusal(r)),
+                EtcdError::Malformed(f) => wit::Error::Malformed(failure(f)),
+                EtcdError::Refused(r) => wit::Error::Refused(refusal(r)),
+            }
+        }
+    };
+}
+
 /// etcd, as the core reads it. One read is under way at a time: [`Etcd::read`] starts one
 /// (dropping any other), [`Etcd::next_page`] continues it.
 pub trait Etcd {

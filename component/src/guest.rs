@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use crate::error::Error;
-use crate::etcd::{EndpointFailure, Etcd, EtcdError, Page, RangeStamp, Refusal};
+use crate::etcd::{Etcd, EtcdError, Page, RangeStamp};
 use crate::inventory::{LayoutError, Tally, Vars};
 use crate::layout::KeyRange;
 use crate::settings::{self, Credentials, Settings};
@@ -232,59 +232,7 @@ impl Etcd for ImportedEtcd {
     }
 }
 
-fn from_etcd(e: etcd::Error) -> EtcdError {
-    let failure = |f: etcd::EndpointFailure| EndpointFailure {
-        endpoint: f.endpoint,
-        reason: f.reason,
-    };
-    let refusal = |r: etcd::Refusal| Refusal {
-        endpoint: r.endpoint,
-        http_status: r.http_status,
-        code: r.code,
-        message: r.message,
-    };
-    match e {
-        etcd::Error::Unreachable(failures) => EtcdError::Unreachable(failures.into_iter().map(failure).collect()),
-        etcd::Error::AuthFailed(a) => EtcdError::AuthFailed {
-            user: a.user,
-            endpoint: a.endpoint,
-        },
-        etcd::Error::AuthRequired(endpoint) => EtcdError::AuthRequired { endpoint },
-        etcd::Error::PermissionDenied(p) => EtcdError::PermissionDenied {
-            user: p.user,
-            keys: p.keys,
-        },
-        etcd::Error::Compacted(r) => EtcdError::Compacted(refusal(r)),
-        etcd::Error::TooLarge(r) => EtcdError::TooLarge(refusal(r)),
-        etcd::Error::Malformed(f) => EtcdError::Malformed(failure(f)),
-        etcd::Error::Refused(r) => EtcdError::Refused(refusal(r)),
-    }
-}
-
-fn to_etcd(e: EtcdError) -> etcd::Error {
-    let failure = |f: EndpointFailure| etcd::EndpointFailure {
-        endpoint: f.endpoint,
-        reason: f.reason,
-    };
-    let refusal = |r: Refusal| etcd::Refusal {
-        endpoint: r.endpoint,
-        http_status: r.http_status,
-        code: r.code,
-        message: r.message,
-    };
-    match e {
-        EtcdError::Unreachable(failures) => etcd::Error::Unreachable(failures.into_iter().map(failure).collect()),
-        EtcdError::AuthFailed { user, endpoint } => etcd::Error::AuthFailed(etcd::AuthFailure { user, endpoint }),
-        EtcdError::AuthRequired { endpoint } => etcd::Error::AuthRequired(endpoint),
-        EtcdError::PermissionDenied { user, keys } => {
-            etcd::Error::PermissionDenied(etcd::PermissionDenied { user, keys })
-        }
-        EtcdError::Compacted(r) => etcd::Error::Compacted(refusal(r)),
-        EtcdError::TooLarge(r) => etcd::Error::TooLarge(refusal(r)),
-        EtcdError::Malformed(f) => etcd::Error::Malformed(failure(f)),
-        EtcdError::Refused(r) => etcd::Error::Refused(refusal(r)),
-    }
-}
+crate::etcd_error_conversions!(from_etcd, to_etcd, etcd);
 
 impl From<Answer> for wit::Output {
     fn from(a: Answer) -> Self {

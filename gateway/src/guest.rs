@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use etcd_inventory::etcd::{EndpointFailure, EtcdError, Refusal};
+use etcd_inventory::etcd::EtcdError;
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::{Credentials, Endpoint};
 
@@ -213,29 +213,10 @@ fn describe(code: ErrorCode) -> String {
     }
 }
 
+etcd_inventory::etcd_error_conversions!(_from_wit, to_wit, wit);
+
 impl From<EtcdError> for wit::Error {
     fn from(e: EtcdError) -> Self {
-        let failure = |f: EndpointFailure| wit::EndpointFailure {
-            endpoint: f.endpoint,
-            reason: f.reason,
-        };
-        let refusal = |r: Refusal| wit::Refusal {
-            endpoint: r.endpoint,
-            http_status: r.http_status,
-            code: r.code,
-            message: r.message,
-        };
-        match e {
-            EtcdError::Unreachable(failures) => wit::Error::Unreachable(failures.into_iter().map(failure).collect()),
-            EtcdError::AuthFailed { user, endpoint } => wit::Error::AuthFailed(wit::AuthFailure { user, endpoint }),
-            EtcdError::AuthRequired { endpoint } => wit::Error::AuthRequired(endpoint),
-            EtcdError::PermissionDenied { user, keys } => {
-                wit::Error::PermissionDenied(wit::PermissionDenied { user, keys })
-            }
-            EtcdError::Compacted(r) => wit::Error::Compacted(refusal(r)),
-            EtcdError::TooLarge(r) => wit::Error::TooLarge(refusal(r)),
-            EtcdError::Malformed(f) => wit::Error::Malformed(failure(f)),
-            EtcdError::Refused(r) => wit::Error::Refused(refusal(r)),
-        }
+        to_wit(e)
     }
 }

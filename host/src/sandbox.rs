@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use etcd_inventory::check::LeasedHost;
 use etcd_inventory::error::Error;
-use etcd_inventory::etcd::{EndpointFailure, EtcdError, Refusal};
 use etcd_inventory::inventory::{LayoutError, Tally, Warnings};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
@@ -412,61 +411,7 @@ fn from_error(e: wit::Error) -> Error {
     }
 }
 
-fn from_etcd_error(e: wit_etcd::Error) -> EtcdError {
-    let failure = |f: wit_etcd::EndpointFailure| EndpointFailure {
-        endpoint: f.endpoint,
-        reason: f.reason,
-    };
-    let refusal = |r: wit_etcd::Refusal| Refusal {
-        endpoint: r.endpoint,
-        http_status: r.http_status,
-        code: r.code,
-        message: r.message,
-    };
-    match e {
-        wit_etcd::Error::Unreachable(failures) => EtcdError::Unreachable(failures.into_iter().map(failure).collect()),
-        wit_etcd::Error::AuthFailed(a) => EtcdError::AuthFailed {
-            user: a.user,
-            endpoint: a.endpoint,
-        },
-        wit_etcd::Error::AuthRequired(endpoint) => EtcdError::AuthRequired { endpoint },
-        wit_etcd::Error::PermissionDenied(p) => EtcdError::PermissionDenied {
-            user: p.user,
-            keys: p.keys,
-        },
-        wit_etcd::Error::Compacted(r) => EtcdError::Compacted(refusal(r)),
-        wit_etcd::Error::TooLarge(r) => EtcdError::TooLarge(refusal(r)),
-        wit_etcd::Error::Malformed(f) => EtcdError::Malformed(failure(f)),
-        wit_etcd::Error::Refused(r) => EtcdError::Refused(refusal(r)),
-    }
-}
-
-fn to_etcd_error(e: EtcdError) -> wit_etcd::Error {
-    let failure = |f: EndpointFailure| wit_etcd::EndpointFailure {
-        endpoint: f.endpoint,
-        reason: f.reason,
-    };
-    let refusal = |r: Refusal| wit_etcd::Refusal {
-        endpoint: r.endpoint,
-        http_status: r.http_status,
-        code: r.code,
-        message: r.message,
-    };
-    match e {
-        EtcdError::Unreachable(failures) => wit_etcd::Error::Unreachable(failures.into_iter().map(failure).collect()),
-        EtcdError::AuthFailed { user, endpoint } => {
-            wit_etcd::Error::AuthFailed(wit_etcd::AuthFailure { user, endpoint })
-        }
-        EtcdError::AuthRequired { endpoint } => wit_etcd::Error::AuthRequired(endpoint),
-        EtcdError::PermissionDenied { user, keys } => {
-            wit_etcd::Error::PermissionDenied(wit_etcd::PermissionDenied { user, keys })
-        }
-        EtcdError::Compacted(r) => wit_etcd::Error::Compacted(refusal(r)),
-        EtcdError::TooLarge(r) => wit_etcd::Error::TooLarge(refusal(r)),
-        EtcdError::Malformed(f) => wit_etcd::Error::Malformed(failure(f)),
-        EtcdError::Refused(r) => wit_etcd::Error::Refused(refusal(r)),
-    }
-}
+etcd_inventory::etcd_error_conversions!(from_etcd_error, to_etcd_error, wit_etcd);
 
 impl State {
     /// The command's gRPC reader; only the gRPC transport links `etcd`, and gives one.
