@@ -165,6 +165,42 @@ impl fmt::Display for Error {
     }
 }
 
+/// `inventory_error_from_wit!(name, from_etcd, path::to::binding)` defines `fn name(e:
+/// Error) -> crate::error::Error` for the module of a WIT binding of the `inventory`
+/// interface (`from_etcd` converts its `etcd` case, see `etcd_error_conversions!`): the core's
+/// `describe-error` and the native host read a WIT error back the same way.
+#[macro_export]
+macro_rules! inventory_error_from_wit {
+    ($name:ident, $from_etcd:ident, $($wit:ident)::+) => {
+        /// The WIT error back into the core's, whose `Display` is the one rendering of errors.
+        fn $name(e: $($wit)::+::Error) -> $crate::error::Error {
+            use $crate::error::Error;
+            use $crate::inventory::LayoutError;
+            use $($wit)::+ as wit;
+            match e {
+                wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
+                wit::Error::Etcd(e) => Error::Etcd($from_etcd(e)),
+                wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
+                wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
+                wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
+                wit::Error::MarkerName(m) => LayoutError::MarkerName {
+                    key: m.key,
+                    name: m.name,
+                }
+                .into(),
+                wit::Error::NestedTooDeep(key) => LayoutError::NestedTooDeep { key }.into(),
+                wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
+                wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
+                wit::Error::NestedClash(c) => LayoutError::NestedClash {
+                    value_key: c.value_key,
+                    map_key: c.map_key,
+                }
+                .into(),
+            }
+        }
+    };
+}
+
 /// `text` with control characters escaped (`\n`, `\u{1b}`), for names printed bare in a
 /// message: the message stays one line, and nothing in etcd can drive the terminal.
 pub fn printable(text: &str) -> Cow<'_, str> {

@@ -313,26 +313,4 @@ impl From<Error> for wit::Error {
     }
 }
 
-/// The inverse of the conversion above, for `describe-error`.
-fn from_wit(e: wit::Error) -> Error {
-    match e {
-        wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
-        wit::Error::Etcd(e) => Error::Etcd(from_etcd(e)),
-        wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
-        wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
-        wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
-        wit::Error::MarkerName(m) => LayoutError::MarkerName {
-            key: m.key,
-            name: m.name,
-        }
-        .into(),
-        wit::Error::NestedTooDeep(key) => LayoutError::NestedTooDeep { key }.into(),
-        wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
-        wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
-        wit::Error::NestedClash(c) => LayoutError::NestedClash {
-            value_key: c.value_key,
-            map_key: c.map_key,
-        }
-        .into(),
-    }
-}
+crate::inventory_error_from_wit!(from_wit, from_etcd, wit);

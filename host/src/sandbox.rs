@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use etcd_inventory::check::LeasedHost;
 use etcd_inventory::error::Error;
-use etcd_inventory::inventory::{LayoutError, Tally, Warnings};
+use etcd_inventory::inventory::{Tally, Warnings};
 use etcd_inventory::layout::KeyRange;
 use etcd_inventory::settings::{Endpoint, SandboxLimits, Settings, TlsFiles, Transport};
 use etcd_inventory::{Answer, cli::Mode};
@@ -387,29 +387,7 @@ fn from_output(o: wit::Output) -> Answer {
     }
 }
 
-/// The WIT error back into the core's, whose `Display` is the one rendering of errors.
-fn from_error(e: wit::Error) -> Error {
-    match e {
-        wit::Error::InvalidOptions(text) => Error::InvalidOptions(text),
-        wit::Error::Etcd(e) => Error::Etcd(from_etcd_error(e)),
-        wit::Error::ChildrenCycle(groups) => LayoutError::ChildrenCycle(groups).into(),
-        wit::Error::AllAsChild(parent) => LayoutError::AllAsChild { parent }.into(),
-        wit::Error::ReservedGroupName(group) => LayoutError::ReservedGroupName { group }.into(),
-        wit::Error::MarkerName(m) => LayoutError::MarkerName {
-            key: m.key,
-            name: m.name,
-        }
-        .into(),
-        wit::Error::NestedTooDeep(key) => LayoutError::NestedTooDeep { key }.into(),
-        wit::Error::NonUtf8Key(key) => LayoutError::NonUtf8Key { key }.into(),
-        wit::Error::NonUtf8Value(key) => LayoutError::NonUtf8Value { key }.into(),
-        wit::Error::NestedClash(c) => LayoutError::NestedClash {
-            value_key: c.value_key,
-            map_key: c.map_key,
-        }
-        .into(),
-    }
-}
+etcd_inventory::inventory_error_from_wit!(from_error, from_etcd_error, wit);
 
 etcd_inventory::etcd_error_conversions!(from_etcd_error, to_etcd_error, wit_etcd);
 
