@@ -126,6 +126,36 @@ pub enum EtcdError {
     Refused(Refusal),
 }
 
+impl EtcdError {
+    /// etcd's refusal of a read of the keys from `start`, as the error a user can act on;
+    /// `user` is who read (none: no credentials). The one rule both readers (gRPC in the
+    /// host, the JSON gateway) apply.
+    pub fn from_refusal(refusal: Refusal, user: Option<String>, start: &[u8]) -> EtcdError {
+        match refusal.code {
+            Some(code::PERMISSION_DENIED) => EtcdError::PermissionDenied {
+                user,
+                keys: String::from_utf8_lossy(start).into_owned(),
+            },
+            _ if user.is_none() && refusal.needs_authentication() => EtcdError::AuthRequired {
+                endpoint: refusal.endpoint,
+            },
+            Some(code::OUT_OF_RANGE) => EtcdError::Compacted(refusal),
+            Some(code::RESOURCE_EXHAUSTED) => EtcdError::TooLarge(refusal),
+            _ => EtcdError::Refused(refusal),
+        }
+    }
+}
+
+impl Refusal {
+    /// etcd without a token, when auth is on: Unauthenticated (HTTP 401 through the
+    /// gateway), or (3.4) InvalidArgument with "user name is empty".
+    pub fn needs_authentication(&self) -> bool {
+        self.code == Some(code::UNAUTHENTICATED)
+            || self.http_status == Some(401)
+            || (self.code == Some(code::INVALID_ARGUMENT) && self.message.contains("user name is empty"))
+    }
+}
+
 /// gRPC status codes the readers act on or explain.
 pub mod code {
     pub const INVALID_ARGUMENT: i32 = 3;

@@ -173,23 +173,6 @@ impl<T: HttpPost> Gateway<T> {
         }
     }
 
-    /// Turns an error answer to a range request into the error a user can act on.
-    fn range_error(&self, start: &[u8], failure: Refusal) -> EtcdError {
-        let user = self.credentials.as_ref().map(|c| c.user.clone());
-        match failure.code {
-            Some(code::PERMISSION_DENIED) => EtcdError::PermissionDenied {
-                user,
-                keys: String::from_utf8_lossy(start).into_owned(),
-            },
-            _ if user.is_none() && needs_authentication(&failure) => EtcdError::AuthRequired {
-                endpoint: failure.endpoint,
-            },
-            Some(code::OUT_OF_RANGE) => EtcdError::Compacted(failure),
-            Some(code::RESOURCE_EXHAUSTED) => EtcdError::TooLarge(failure),
-            _ => EtcdError::Refused(failure),
-        }
-    }
-
     /// One range request: its endpoint and the successful answer, to be parsed by
     /// [`parse_range`] (which borrows from it). A rejected token is renewed once and the
     /// request sent again; other errors are mapped for the user.
@@ -207,7 +190,10 @@ impl<T: HttpPost> Gateway<T> {
                     self.reauthenticated = true;
                     self.authenticate()?;
                 }
-                f => return Err(self.range_error(start, f)),
+                f => {
+                    let user = self.credentials.as_ref().map(|c| c.user.clone());
+                    return Err(EtcdError::from_refusal(f, user, start));
+                }
             }
         }
     }
@@ -395,14 +381,6 @@ fn unavailable(answer: &HttpResponse) -> Option<String> {
     }
     let failure = refusal("", answer);
     (failure.http_status == Some(503) || failure.code == Some(code::UNAVAILABLE)).then_some(failure.message)
-}
-
-/// etcd without a token, when auth is on: Unauthenticated, or (3.4) InvalidArgument with
-/// "user name is empty".
-fn needs_authentication(failure: &Refusal) -> bool {
-    failure.code == Some(code::UNAUTHENTICATED)
-        || failure.http_status == Some(401)
-        || (failure.code == Some(code::INVALID_ARGUMENT) && failure.message.contains("user name is empty"))
 }
 
 /// The body of an authenticate call.

@@ -230,7 +230,8 @@ impl Reader {
                     }
                     Attempt::Refused(mut refusal) => {
                         refusal.endpoint = endpoint;
-                        return Err(self.refused(start, refusal));
+                        let user = self.credentials.as_ref().map(|c| c.user.clone());
+                        return Err(EtcdError::from_refusal(refusal, user, start));
                     }
                 };
                 failures.push(EndpointFailure { endpoint, reason });
@@ -276,28 +277,6 @@ impl Reader {
         };
         self.sessions[index] = Some(session.clone());
         Ok(session)
-    }
-
-    /// etcd's refusal, as the error a user can act on.
-    fn refused(&self, start: &[u8], refusal: Refusal) -> EtcdError {
-        let user = self.credentials.as_ref().map(|c| c.user.clone());
-        match refusal.code {
-            Some(code::PERMISSION_DENIED) => EtcdError::PermissionDenied {
-                user,
-                keys: String::from_utf8_lossy(start).into_owned(),
-            },
-            Some(code::UNAUTHENTICATED) if user.is_none() => EtcdError::AuthRequired {
-                endpoint: refusal.endpoint,
-            },
-            Some(code::INVALID_ARGUMENT) if user.is_none() && refusal.message.contains("user name is empty") => {
-                EtcdError::AuthRequired {
-                    endpoint: refusal.endpoint,
-                }
-            }
-            Some(code::OUT_OF_RANGE) => EtcdError::Compacted(refusal),
-            Some(code::RESOURCE_EXHAUSTED) => EtcdError::TooLarge(refusal),
-            _ => EtcdError::Refused(refusal),
-        }
     }
 
     /// What an etcd-client error says about the endpoint: a status from etcd itself has no
