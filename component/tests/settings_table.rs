@@ -1,9 +1,11 @@
 //! What other files say about the settings, checked against the one table
-//! (`component/src/settings/defs.rs`): the README's settings table is generated from it,
-//! and `embed/wasmtime-inventory.sh` forwards exactly the variables the component reads.
+//! (`component/src/settings/defs.rs`): the README's settings table and the Ansible
+//! collection's options (its documentation fragment and the list its Python reads) are
+//! generated from it, and `embed/wasmtime-inventory.sh` forwards exactly the variables the
+//! component reads.
 //!
 //! After changing a setting, `BLESS=1 cargo test -p etcd-inventory-component --test
-//! settings_table` rewrites the README's table.
+//! settings_table` rewrites the generated files.
 
 use std::path::{Path, PathBuf};
 
@@ -78,27 +80,37 @@ fn default_cell(setting: &Setting) -> String {
     }
 }
 
+/// `path` must hold `expected` from `start` to `end` (byte offsets into its text), or with
+/// BLESS set is rewritten so.
+fn check_generated(path: &str, text: &str, start: usize, end: usize, expected: &str) {
+    if text[start..end] == *expected {
+        return;
+    }
+    if std::env::var_os("BLESS").is_some() {
+        let updated = format!("{}{expected}{}", &text[..start], &text[end..]);
+        std::fs::write(repo_file(path), updated).unwrap_or_else(|e| panic!("write {path}: {e}"));
+        return;
+    }
+    panic!(
+        "{path} is stale: run `BLESS=1 cargo test -p etcd-inventory-component --test settings_table`. \
+         It should read:\n{expected}"
+    );
+}
+
+/// A generated file, whole.
+fn check_generated_file(path: &str, expected: &str) {
+    let text = std::fs::read_to_string(repo_file(path)).unwrap_or_default();
+    check_generated(path, &text, 0, text.len(), expected);
+}
+
 #[test]
 fn the_readme_settings_table_is_generated_from_the_settings_table() {
-    let path = repo_file("README.md");
-    let readme = std::fs::read_to_string(&path).expect("read README.md");
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("read README.md");
     let start = readme
         .find(HEADER)
         .expect("the README's settings table, under its header");
     let end = start + readme[start..].find("\n\n").expect("a blank line after the table") + 1;
-    let expected = readme_table();
-    if readme[start..end] == expected {
-        return;
-    }
-    if std::env::var_os("BLESS").is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
-        std::fs::write(&path, updated).expect("write README.md");
-        return;
-    }
-    panic!(
-        "README.md's settings table is stale: run `BLESS=1 cargo test -p etcd-inventory-component --test \
-         settings_table`. It should read:\n{expected}"
-    );
+    check_generated("README.md", &readme, start, end, &readme_table());
 }
 
 #[test]
@@ -121,4 +133,107 @@ fn the_wasmtime_wrapper_forwards_every_variable_the_component_reads() {
         .collect();
     expected.sort_unstable();
     assert_eq!(forwarded, expected, "embed/wasmtime-inventory.sh's --env list");
+}
+
+/// The collection's name for a setting's option: its flag with `_` for `-`, or for the two
+/// settings without a flag, the name its etcd.ini key or variable suggests.
+fn option_name(setting: &Setting) -> String {
+    match (&setting.flag, setting.env) {
+        (Some(flag), _) => flag.long.replace('-', "_"),
+        (None, Some("ETCDCTL_PASSWORD")) => "password".to_string(),
+        (None, Some("ETCD_INI_PATH")) => "ini_path".to_string(),
+        _ => panic!("{setting:?}: a setting without a flag needs an option name here"),
+    }
+}
+
+/// The option's type, as Ansible's documentation and option parsing name them.
+fn option_type(setting: &Setting) -> &'static str {
+    match setting.kind {
+        Kind::Switch => "bool",
+        Kind::Number(_) => "int",
+        Kind::File | Kind::Dir => "path",
+        Kind::Text(_) | Kind::Duration | Kind::Choice(_) => "str",
+    }
+}
+
+/// A YAML scalar: JSON's quoting is YAML's double-quoted style.
+fn yaml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string encodes")
+}
+
+const GENERATED: &str = "Generated from component/src/settings/defs.rs by component/tests/settings_table.rs \
+                         (BLESS=1 rewrites it): do not edit.";
+
+/// `plugins/module_utils/settings.py`: each option, the variable or flag that gives it to the
+/// binary, and its type (module_utils/binary.py passes them on).
+fn collection_settings_list() -> String {
+    let mut text = format!(
+        "# {GENERATED}\n\"\"\"Each setting of etcd-inventory: (option, environment variable, flag, type).\"\"\"\n\nSETTINGS = (\n"
+    );
+    for setting in SETTINGS {
+        let variable = setting.env.map_or("None".to_string(), |v| format!("\"{v}\""));
+        let flag = setting
+            .flag
+            .as_ref()
+            .map_or("None".to_string(), |f| format!("\"--{}\"", f.long));
+        text.push_str(&format!(
+            "    (\"{}\", {variable}, {flag}, \"{}\"),\n",
+            option_name(setting),
+            option_type(setting)
+        ));
+    }
+    text.push_str(")\n");
+    text
+}
+
+/// `plugins/doc_fragments/settings.py`: every setting as an option of the inventory plugin,
+/// read from its environment variable too. No option has a default of its own: unset, the
+/// binary applies etcd.ini and then its default, as it does as a script.
+fn collection_doc_fragment() -> String {
+    let mut yaml = String::from("options:\n");
+    for setting in SETTINGS {
+        yaml.push_str(&format!("  {}:\n    description:\n", option_name(setting)));
+        yaml.push_str(&format!("      - {}\n", yaml_string(&format!("{}.", setting.help))));
+        let default = match setting.default {
+            Fallback::Value(value) => format!("Unset, etcd.ini's key or else V({value}) applies."),
+            Fallback::Unset(words) => format!("Unset, etcd.ini's key or else this applies: {words}."),
+        };
+        let default = match setting.ini {
+            Some(ini) => default.replace(
+                "etcd.ini's key",
+                &format!("etcd.ini's C({}) in C([{}])", ini.key, ini.section),
+            ),
+            None => default.replace("etcd.ini's key or else ", ""),
+        };
+        yaml.push_str(&format!("      - {}\n", yaml_string(&default)));
+        if let Some(flag) = &setting.flag {
+            yaml.push_str(&format!(
+                "      - {}\n",
+                yaml_string(&format!("The binary's C(--{}).", flag.long))
+            ));
+        }
+        yaml.push_str(&format!("    type: {}\n", option_type(setting)));
+        if let Kind::Choice(words) = setting.kind {
+            yaml.push_str(&format!("    choices: [{}]\n", words.join(", ")));
+        }
+        if let Some(variable) = setting.env {
+            yaml.push_str(&format!("    env:\n      - name: {variable}\n"));
+        }
+    }
+    format!(
+        "# {GENERATED}\n\"\"\"The etcd-inventory settings as options of this collection's inventory plugin.\"\"\"\n\n\n\
+         class ModuleDocFragment:\n    DOCUMENTATION = r\"\"\"\n{yaml}\"\"\"\n"
+    )
+}
+
+#[test]
+fn the_collection_s_options_are_generated_from_the_settings_table() {
+    check_generated_file(
+        "collection/plugins/module_utils/settings.py",
+        &collection_settings_list(),
+    );
+    check_generated_file(
+        "collection/plugins/doc_fragments/settings.py",
+        &collection_doc_fragment(),
+    );
 }
