@@ -8,6 +8,8 @@
 //! needs one cannot compile without it; with the feature on, a missing tool is a failure
 //! that says what to install, never a skip.
 
+#[cfg(feature = "ansible")]
+pub mod collection;
 pub mod etcd;
 pub mod http_stub;
 pub mod mover;
