@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use etcd_inventory::settings::{Fallback, Kind, SETTINGS, Setting};
+use etcd_inventory::settings::{Fallback, Kind, SETTINGS, Setting, TRUST_TEMPLATES};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -199,6 +199,12 @@ fn collection_doc_fragment() -> String {
             Fallback::Unset(words) => format!("Unset, etcd.ini's key or else this applies: {words}."),
         };
         let default = match setting.ini {
+            // The plugin always has the binary emit plain strings and trusts them or not itself.
+            _ if std::ptr::eq(setting, &TRUST_TEMPLATES) => {
+                "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's \
+                 C(trust_templates) does not apply here."
+                    .to_string()
+            }
             Some(ini) => default.replace(
                 "etcd.ini's key",
                 &format!("etcd.ini's C({}) in C([{}])", ini.key, ini.section),

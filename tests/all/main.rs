@@ -27,6 +27,8 @@ mod list;
 mod migration;
 #[cfg(feature = "node")]
 mod node;
+#[cfg(feature = "ansible")]
+mod plugin;
 mod register;
 mod sandbox;
 mod settings;

@@ -118,7 +118,7 @@ options:
   trust_templates:
     description:
       - "Emit values as plain strings that Ansible renders as templates; by default they are marked unsafe."
-      - "Unset, etcd.ini's C(trust_templates) in C([etcd]) or else this applies: off."
+      - "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's C(trust_templates) does not apply here."
       - "The binary's C(--trust-templates)."
     type: bool
     env:

@@ -51,6 +51,5 @@ pub fn collection_command(program: &str, inventory: &Path, etcd: &Etcd) -> (Comm
 pub fn path_with_binary() -> std::ffi::OsString {
     let dir = Path::new(binary()).parent().expect("the binary's directory");
     let rest = std::env::var_os("PATH").unwrap_or_default();
-    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
-        .expect("a PATH")
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest))).expect("a PATH")
 }
