@@ -145,7 +145,7 @@ fn generated(hosts: usize) -> String {
         let n = (i * 7919) % hosts;
         let host = format!("host{n}.example.com");
         kv.push_str(&format!("hosts/group{}/{host}\n", n % 20));
-        if n % 3 == 0 && (n / 3) % 20 != n % 20 {
+        if n.is_multiple_of(3) && (n / 3) % 20 != n % 20 {
             kv.push_str(&format!("hosts/group{}/{host}\n", (n / 3) % 20));
         }
         kv.push_str(&format!(
