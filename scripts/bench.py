@@ -12,6 +12,10 @@ Starts its own etcd ($ETCD_BIN, else etcd on PATH: the setting the tests read) o
 loopback port with a temporary data dir, loads the data through the v3 JSON gateway in
 transactions of 128 puts, and stops etcd at the end.
 etcd's data dir is on /dev/shm (no disk syncs) unless --disk is given.
+With --ansible (issue 20), instead: for each N of --sizes, `ansible-playbook --list-hosts` and
+`ansible-inventory --list` (ansible-core from $ANSIBLE_BIN_DIR, else .venv/bin) through the
+collection's inventory plugin (built and installed by ansible-galaxy) and through the binary as an
+inventory script, in alternating rounds after a warm-up of each, and their ratio.
 With --compare (issue 7), instead: for each N of --sizes, one fresh etcd holding N hosts
 (loaded by our own `import`, and into the v2 keyspace too for the classic script), our --list
 (gRPC and gateway) against etcdctl and curl (etcd's gRPC and JSON gateway floors), the classic
@@ -25,6 +29,7 @@ Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-in
                         [--import] [--disk]
        scripts/bench.py --compare [--sizes 1000,10000,100000] [--runs 5] [--classic PATH | --no-classic] [--disk]
                         [--baseline OLD_BINARY] [--out docs/bench]
+       scripts/bench.py --ansible [--sizes 10000,100000] [--runs 5]
 """
 import argparse
 import base64
@@ -959,6 +964,73 @@ def compare(args):
     print(f"\nwrote {out}/results.json, {out}/bench.svg, {out}/table.md")
 
 
+def ansible_tool(name):
+    """Ansible's program `name`, by the setting the tests read: $ANSIBLE_BIN_DIR, else .venv/bin."""
+    path = os.path.join(os.environ.get("ANSIBLE_BIN_DIR") or os.path.join(REPO, ".venv", "bin"), name)
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f"{path}: not found (scripts/test.sh installs ansible-core into .venv)")
+    return path
+
+
+def install_collection(work):
+    """The collection, built and installed by ansible-galaxy as a user would; its collections dir."""
+    galaxy, home = ansible_tool("ansible-galaxy"), {"HOME": work, "PATH": os.environ.get("PATH", "")}
+    subprocess.run([galaxy, "collection", "build", "--force", "--output-path", os.path.join(work, "built"),
+                    os.path.join(REPO, "collection")], env=home, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    [tarball] = glob.glob(os.path.join(work, "built", "*.tar.gz"))
+    path = os.path.join(work, "collections")
+    subprocess.run([galaxy, "collection", "install", "--force", "-p", path, tarball], env=home, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return path
+
+
+def bench_ansible(args, binary):
+    """--ansible (issue 20): `ansible-playbook --list-hosts` and `ansible-inventory --list` through
+    the collection's inventory plugin and through the binary as an inventory script, in
+    alternating rounds on the same etcd, at each N of --sizes; the plugin/script ratios."""
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    work = tempfile.mkdtemp(prefix="etcd-inventory-ansible-")
+    rows = []
+    try:
+        collections = install_collection(work)
+        source = os.path.join(work, "inventory.etcd.yml")
+        with open(source, "w") as f:
+            f.write("plugin: etcd_inventory.etcd.etcd\nprefix: /bench\n")
+        playbook = os.path.join(work, "site.yml")
+        with open(playbook, "w") as f:
+            f.write("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n")
+        for hosts in sizes:
+            etcd, client, data = start_etcd(args.disk)
+            try:
+                load(client, "/bench", hosts)
+                env = {"PATH": os.path.dirname(binary) + os.pathsep + os.environ.get("PATH", ""), "HOME": work,
+                       "ETCDCTL_ENDPOINTS": client, "ETCD_INVENTORY_PREFIX": "/bench",
+                       "ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+                       "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true"}
+                commands = {
+                    "ansible-playbook --list-hosts": ([ansible_tool("ansible-playbook"), "--list-hosts", playbook]),
+                    "ansible-inventory --list": ([ansible_tool("ansible-inventory"), "--list"]),
+                }
+                for what, cmd in commands.items():
+                    times = {"plugin": [], "script": []}
+                    # A warm-up of each, then alternating rounds: both see the same machine state.
+                    for _ in range(args.runs + 1):
+                        for reader, inventory in (("plugin", source), ("script", binary)):
+                            t, _ = measure([cmd[0], "-i", inventory, *cmd[1:]], env, 1)
+                            times[reader].append(t[0])
+                    plugin, script = (statistics.median(times[k][1:]) for k in ("plugin", "script"))
+                    rows.append((hosts, what, plugin, script))
+                    print(f"{hosts} hosts, {what}: plugin {fmt_s(plugin)}, script {fmt_s(script)}, "
+                          f"plugin/script {plugin / script:.2f}x (medians of {args.runs})")
+            finally:
+                stop_etcd(etcd, data)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| hosts | command | plugin | script | plugin / script |\n|---|---|---|---|---|")
+    for hosts, what, plugin, script in rows:
+        print(f"| {hosts:,} | `{what}` | {fmt_s(plugin)} | {fmt_s(script)} | {plugin / script:.2f}x |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=10000)
@@ -970,7 +1042,11 @@ def main():
     ap.add_argument("--disk", action="store_true", help="etcd's data dir on disk, not /dev/shm")
     ap.add_argument("--compare", action="store_true",
                     help="instead: ours against etcdctl, curl and the classic script at each of --sizes")
-    ap.add_argument("--sizes", default="1000,10000,100000", help="--compare: host counts, comma-separated")
+    ap.add_argument("--ansible", action="store_true",
+                    help="instead: ansible-playbook --list-hosts and ansible-inventory --list through the "
+                    "collection's inventory plugin against the binary as a script, at each of --sizes")
+    ap.add_argument("--sizes", default="1000,10000,100000",
+                    help="--compare, --ansible: host counts, comma-separated")
     ap.add_argument("--classic", help="--compare: the seed file holding the classic script "
                     f"(default: {DEFAULT_CLASSIC} if it exists, else the classic script is skipped)")
     ap.add_argument("--baseline", help="--compare: another etcd-inventory binary (an earlier build) timed "
@@ -986,6 +1062,8 @@ def main():
     try:
         if args.compare:
             compare(args)
+        elif args.ansible:
+            bench_ansible(args, binary)
         else:
             bench(args, binary)
     finally:
