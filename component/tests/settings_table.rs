@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use etcd_inventory::settings::{Fallback, Kind, SETTINGS, Setting, TRUST_TEMPLATES};
+use etcd_inventory::settings::{CACHE, Fallback, Kind, SETTINGS, Setting, TRUST_TEMPLATES};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -136,9 +136,13 @@ fn the_wasmtime_wrapper_forwards_every_variable_the_component_reads() {
 }
 
 /// The collection's name for a setting's option: its flag with `_` for `-`, or for the two
-/// settings without a flag, the name its etcd.ini key or variable suggests.
+/// settings without a flag, the name its etcd.ini key or variable suggests; `cache_enabled`
+/// for `--cache`.
 fn option_name(setting: &Setting) -> String {
     match (&setting.flag, setting.env) {
+        // An inventory plugin's `cache` option is Ansible's own inventory cache, which
+        // Ansible sets up by that name: ours is named after its etcd.ini key instead.
+        _ if std::ptr::eq(setting, &CACHE) => "cache_enabled".to_string(),
         (Some(flag), _) => flag.long.replace('-', "_"),
         (None, Some("ETCDCTL_PASSWORD")) => "password".to_string(),
         (None, Some("ETCD_INI_PATH")) => "ini_path".to_string(),

@@ -514,3 +514,40 @@ fn the_collection_s_version_is_the_workspace_s() {
         .expect("galaxy.yml's version");
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn flush_cache_makes_the_binary_rewrite_its_cache() {
+    use std::os::unix::fs::MetadataExt as _;
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).expect("cache dir");
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("0700");
+    let source = source(
+        dir.path(),
+        &etcd,
+        &format!("cache_enabled: true\ncache_path: {}\n", cache.display()),
+    );
+    // The cache file (one per settings), and what changes when it is rewritten.
+    let state = || {
+        let files: Vec<_> = std::fs::read_dir(&cache)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(files.len(), 1, "one cache file: {files:?}");
+        let meta = std::fs::metadata(&files[0]).expect("cache file");
+        (meta.ino(), meta.mtime_nsec(), meta.mtime())
+    };
+    let list = |args: &[&str]| {
+        let ran = ansible("ansible-inventory", &source, &etcd, args, &[]);
+        assert_eq!(ran.code, Some(0), "{ran:#?}");
+        serde_json::from_str::<Value>(&ran.stdout).expect("JSON")
+    };
+    let first = list(&["--list"]);
+    let written = state();
+    assert_eq!(list(&["--list"]), first);
+    assert_eq!(state(), written, "a validated hit leaves the cache file as it is");
+    assert_eq!(list(&["--list", "--flush-cache"]), first);
+    assert_ne!(state(), written, "--flush-cache rewrites it");
+}

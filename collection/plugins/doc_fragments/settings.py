@@ -139,7 +139,7 @@ options:
     type: bool
     env:
       - name: ETCD_INVENTORY_NESTED_KEYS
-  cache:
+  cache_enabled:
     description:
       - "Keep the --list answer in a cache file, validated against etcd before use."
       - "Unset, etcd.ini's C(enabled) in C([cache]) or else this applies: off."

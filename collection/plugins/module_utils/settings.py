@@ -19,7 +19,7 @@ SETTINGS = (
     ("trust_templates", "ETCD_INVENTORY_TRUST_TEMPLATES", "--trust-templates", "bool"),
     ("typed_values", "ETCD_INVENTORY_TYPED_VALUES", "--typed-values", "bool"),
     ("nested_keys", "ETCD_INVENTORY_NESTED_KEYS", "--nested-keys", "bool"),
-    ("cache", "ETCD_INVENTORY_CACHE", "--cache", "bool"),
+    ("cache_enabled", "ETCD_INVENTORY_CACHE", "--cache", "bool"),
     ("cache_path", "ETCD_INVENTORY_CACHE_PATH", "--cache-path", "path"),
     ("cache_max_age", "ETCD_INVENTORY_CACHE_MAX_AGE", "--cache-max-age", "int"),
     ("stale_cache_fallback", "ETCD_INVENTORY_STALE_CACHE_FALLBACK", "--stale-cache-fallback", "bool"),
