@@ -36,6 +36,8 @@ log=$(mktemp)
 ansible_tests=$(mktemp)
 trap 'rm -f "$log" "$ansible_tests"' EXIT
 failed=0
+step "ansible-test sanity on the collection (pylint, pep8, validate-modules, ansible-doc, yamllint, ...)"
+bash scripts/sanity.sh || failed=1
 # cargo_test WHAT ARGS...: one cargo test run, its output kept for the closing line. A failed
 # run does not stop the others: the closing line counts them all.
 cargo_test() {

@@ -160,9 +160,25 @@ fn option_type(setting: &Setting) -> &'static str {
     }
 }
 
-/// A YAML scalar: JSON's quoting is YAML's double-quoted style.
+/// A YAML scalar: JSON's quoting is YAML's double-quoted style, in which a line break
+/// between words folds into a space, so long text wraps (ansible-test's pep8 allows 160
+/// columns).
 fn yaml_string(text: &str) -> String {
-    serde_json::to_string(text).expect("a string encodes")
+    let quoted = serde_json::to_string(text).expect("a string encodes");
+    let mut wrapped = String::new();
+    let mut width = 0;
+    for word in quoted.split(' ') {
+        if width > 0 && width + word.len() > 100 {
+            wrapped.push_str("\n        ");
+            width = 0;
+        } else if width > 0 {
+            wrapped.push(' ');
+            width += 1;
+        }
+        wrapped.push_str(word);
+        width += word.len();
+    }
+    wrapped
 }
 
 const GENERATED: &str = "Generated from component/src/settings/defs.rs by component/tests/settings_table.rs \

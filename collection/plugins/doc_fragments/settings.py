@@ -31,13 +31,15 @@ options:
       - name: ETCDCTL_USER
   password_file:
     description:
-      - "File whose first line is the etcd user's password (within its first 4 KiB; a regular file only; a warning if group or others may read or write it); beats the password in the environment or etcd.ini."
+      - "File whose first line is the etcd user's password (within its first 4 KiB; a regular file only; a
+        warning if group or others may read or write it); beats the password in the environment or etcd.ini."
       - "Unset, this applies: none."
       - "The binary's C(--password-file)."
     type: path
   password:
     description:
-      - "The etcd user's password (never a flag: give it here, in ETCDCTL_USER as NAME:PASSWORD, or in a --password-file)."
+      - "The etcd user's password (never a flag: give it here, in ETCDCTL_USER as NAME:PASSWORD, or in a
+        --password-file)."
       - "Unset, etcd.ini's C(password) in C([etcd]) or else this applies: none."
     type: str
     env:
@@ -92,7 +94,8 @@ options:
       - name: ETCD_INVENTORY_PAGE_SIZE
   transport:
     description:
-      - "How the binary carries the component's reads: grpc (etcd's gRPC API, fastest) or gateway (etcd's JSON gateway, for a proxy that passes only HTTP/1)."
+      - "How the binary carries the component's reads: grpc (etcd's gRPC API, fastest) or gateway (etcd's
+        JSON gateway, for a proxy that passes only HTTP/1)."
       - "Unset, etcd.ini's C(transport) in C([etcd]) or else V(grpc) applies."
       - "The binary's C(--transport)."
     type: str
@@ -101,7 +104,8 @@ options:
       - name: ETCD_INVENTORY_TRANSPORT
   memory_limit:
     description:
-      - "Most memory the component may use, in MiB (at most 4096; 100,000 hosts of 10 variables need about 190), for --list, --host, --graph and check."
+      - "Most memory the component may use, in MiB (at most 4096; 100,000 hosts of 10 variables need about
+        190), for --list, --host, --graph and check."
       - "Unset, etcd.ini's C(memory_limit) in C([etcd]) or else V(1024) applies."
       - "The binary's C(--memory-limit)."
     type: int
@@ -109,7 +113,8 @@ options:
       - name: ETCD_INVENTORY_MEMORY_LIMIT
   time_limit:
     description:
-      - "Longest the component may take for one command, reading etcd included (every read of the command shares it); the same four commands."
+      - "Longest the component may take for one command, reading etcd included (every read of the command
+        shares it); the same four commands."
       - "Unset, etcd.ini's C(time_limit) in C([etcd]) or else V(120s) applies."
       - "The binary's C(--time-limit)."
     type: str
@@ -118,14 +123,16 @@ options:
   trust_templates:
     description:
       - "Emit values as plain strings that Ansible renders as templates; by default they are marked unsafe."
-      - "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's C(trust_templates) does not apply here."
+      - "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's
+        C(trust_templates) does not apply here."
       - "The binary's C(--trust-templates)."
     type: bool
     env:
       - name: ETCD_INVENTORY_TRUST_TEMPLATES
   typed_values:
     description:
-      - "Decode values that are JSON into booleans, numbers, lists and maps; import then quotes strings that would decode."
+      - "Decode values that are JSON into booleans, numbers, lists and maps; import then quotes strings that
+        would decode."
       - "Unset, etcd.ini's C(typed_values) in C([etcd]) or else this applies: off."
       - "The binary's C(--typed-values)."
     type: bool
@@ -157,7 +164,8 @@ options:
       - name: ETCD_INVENTORY_CACHE_PATH
   cache_max_age:
     description:
-      - "Seconds during which the cache is served without asking etcd; after them it is validated (0: every time)."
+      - "Seconds during which the cache is served without asking etcd; after them it is validated (0: every
+        time)."
       - "Unset, etcd.ini's C(max_age) in C([cache]) or else V(0) applies."
       - "The binary's C(--cache-max-age)."
     type: int

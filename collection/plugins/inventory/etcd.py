@@ -142,7 +142,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _binary_options(self, refresh):
         """The binary's settings from this source's options. The binary always emits plain
         strings (no unsafe markers): whether they are trusted is this plugin's to apply."""
-        options = {name: self.get_option(name) for name, _, _, _ in SETTINGS}
+        options = {setting[0]: self.get_option(setting[0]) for setting in SETTINGS}
         if options.get("password") is not None:
             options["password"] = str(options["password"])  # a Vault-encrypted option decrypts here
         options["trust_templates"] = True

@@ -70,7 +70,7 @@ def settings_environment(options):
     return env, args
 
 
-_SETTING_VARIABLES = frozenset(variable for _, variable, _, _ in SETTINGS if variable)
+_SETTING_VARIABLES = frozenset(setting[1] for setting in SETTINGS if setting[1])
 
 
 def run(binary, args, env, stdin=None):
