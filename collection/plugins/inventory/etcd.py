@@ -176,8 +176,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         value = self._value
         # ansible-core 2.19 hands plugins the inventory behind a proxy (a wrapt ObjectProxy)
         # that walks every value again to tag its origin: about a fifth of the CPU time of
-        # `ansible-playbook --list-hosts` at 10,000 hosts. The values here are already what Ansible needs (plain JSON types, trust and
-        # vault applied above), so they go to the inventory itself.
+        # `ansible-playbook --list-hosts` at 10,000 hosts. The values here are already what
+        # Ansible needs (JSON types, trust and vault applied), so they go to the inventory.
         inventory = getattr(self.inventory, "__wrapped__", self.inventory)
         hosts = {}
         for name, group in listed.items():
