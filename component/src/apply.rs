@@ -344,7 +344,7 @@ fn plan_group(
         }
     }
     // A group that no key names is not there: the key import gives an empty group.
-    let named_elsewhere = keys.iter().any(|e| names_it(e));
+    let named_elsewhere = keys.iter().any(names_it);
     if wanted.is_empty() && !named_elsewhere && group != ALL && group != UNGROUPED {
         let key = prefix.key(Entry::Child {
             parent: ALL,
