@@ -73,9 +73,10 @@ options:
   ttl:
     description:
       - Seconds (1 to 9000000000) the host stays in the inventory. Every key of the host is put under one etcd
-        lease of this TTL, and etcd deletes them all when it runs out. A run that finds the host as asked under a
-        lease of this TTL renews that lease and reports ok; anything else (new keys, another TTL) puts every key
-        under a new lease.
+        lease of this TTL, and etcd deletes them all when it runs out.
+      - A run that finds every key of the host under one lease of this TTL renews that lease and keeps it (keys
+        it adds or changes go under it too), and reports ok when no key changed. Otherwise every key is put under
+        a new lease.
       - Unset, the host's keys are under no lease and stay until deleted; keys that were leased are put again
         without one.
     type: int
