@@ -15,7 +15,13 @@ use crate::support::{Etcd, Run, SAMPLE_KV, ansible_program, clean_command, inven
 /// added to the module's name), each registered and kept going past a failure, and returns
 /// the run and each task's result, as the play wrote them to a file at its end.
 fn play(etcd: &Etcd, tasks: &[(&str, Value)], flags: &[&str]) -> (Run, Vec<Value>) {
+    play_with(etcd, &[], tasks, flags)
+}
+
+/// [`play`] with `env` set for ansible-playbook (and so for the modules it runs locally).
+fn play_with(etcd: &Etcd, env: &[(&str, &str)], tasks: &[(&str, Value)], flags: &[&str]) -> (Run, Vec<Value>) {
     let (mut command, home) = collection_command("ansible-playbook", Path::new("localhost,"), etcd);
+    command.envs(env.iter().copied());
     let out = home.path().join("results.json");
     let mut yaml = String::from(
         "- hosts: localhost\n  gather_facts: false\n  connection: local\n  \
@@ -286,6 +292,43 @@ fn bad_options_a_missing_binary_and_an_unreachable_etcd_fail_in_one_line() {
         assert!(!msg.contains('\n'), "{args}: {msg:?}");
     }
     assert_eq!(etcd.revision(), revision);
+}
+
+/// The README's registrar role is what the host module needs. The credentials come from the
+/// environment the module runs in, or from options; the password shows in no result and no
+/// output either way (`ETCDCTL_USER=NAME:PASSWORD` is read by the binary, never made a module
+/// argument, and the `password` option is `no_log`).
+#[test]
+fn credentials_from_the_environment_or_options_work_and_never_show() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    etcd.add_user_writing("registrar", "pw-reg-7x", &["/ansible/hosts/", "/ansible/hostvars/"]);
+    etcd.enable_auth("pw-root");
+    let from_env = json!({"name": "web-7", "groups": ["web"]});
+    let from_options = json!({"name": "web-7", "groups": ["web"], "user": "registrar", "password": "pw-reg-7x"});
+    let (ran, results) = play_with(
+        &etcd,
+        &[("ETCDCTL_USER", "registrar:pw-reg-7x")],
+        &[("host", from_env), ("host", from_options)],
+        &["-v"],
+    );
+    assert_eq!(results[0]["changed"], true, "{:#}\n{ran:#?}", results[0]);
+    assert_eq!(results[1]["changed"], false, "{:#}\n{ran:#?}", results[1]);
+    assert_eq!(
+        results[0]["invocation"]["module_args"]["user"],
+        Value::Null,
+        "{:#}",
+        results[0]
+    );
+    let everything = format!("{results:?}{}{}", ran.stdout, ran.stderr);
+    assert!(!everything.contains("pw-reg-7x"), "the password shows: {ran:#?}");
+    // Without them, etcd refuses, and the task says so in one line.
+    let (_, refused) = play(&etcd, &[("host", json!({"name": "web-8", "groups": ["web"]}))], &[]);
+    let msg = refused[0]["msg"].as_str().expect("msg");
+    assert!(
+        msg.contains("user name is empty") || msg.contains("authentication"),
+        "{msg}"
+    );
 }
 
 /// `ansible-doc ARGS` with the installed collection.

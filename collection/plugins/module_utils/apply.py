@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.etcd_inventory.etcd.plugins.module_utils.binary import (
     BinaryError,
     find_binary,
@@ -22,16 +20,12 @@ from ansible_collections.etcd_inventory.etcd.plugins.module_utils.settings impor
 
 def connection_argument_spec():
     """The argument spec of the documentation fragment etcd_inventory.etcd.settings.connection:
-    each write-side setting, falling back to the binary's own environment variable, and
-    `executable`."""
+    each write-side setting, and `executable`. An option left unset is read by the binary
+    from its variable in the module's environment (see `apply`)."""
     spec = {"executable": {"type": "path"}}
-    for name, variable, _flag, kind in SETTINGS:
-        if name not in CONNECTION:
-            continue
-        option = {"type": kind, "no_log": name in NO_LOG}
-        if variable:
-            option["fallback"] = (env_fallback, [variable])
-        spec[name] = option
+    for name, _variable, _flag, kind in SETTINGS:
+        if name in CONNECTION:
+            spec[name] = {"type": kind, "no_log": name in NO_LOG}
     return spec
 
 
@@ -41,7 +35,8 @@ def apply(module, request):
     mode. A failure is the binary's one line."""
     try:
         binary = find_binary(module.params["executable"])
-        env, args = settings_environment({name: module.params.get(name) for name in CONNECTION})
+        options = {name: module.params.get(name) for name in CONNECTION}
+        env, args = settings_environment(options, inherit=True)
         command = ["apply"] + (["--check"] if module.check_mode else []) + args
         stdout, warnings = run(binary, command, env, stdin=json.dumps(request).encode("utf-8"))
     except BinaryError as e:
