@@ -241,3 +241,21 @@ fn the_readme_s_registrar_role_registers_and_cannot_be_limited_to_one_host() {
         Some("10.9.9.9")
     );
 }
+
+/// The README's role for the `group` module: read and write under `groups/`, `groupvars/`
+/// and `hosts/`.
+#[test]
+fn the_readme_s_group_role_is_enough_for_the_group_module() {
+    let etcd = Etcd::start();
+    etcd.load("/ansible", SAMPLE_KV);
+    let prefixes = ["/ansible/groups/", "/ansible/groupvars/", "/ansible/hosts/"];
+    etcd.add_user_writing("grouper", "pw-grouper", &prefixes);
+    etcd.enable_auth("pw-root");
+    let user = [("ETCDCTL_USER", "grouper:pw-grouper")];
+    let prod = json!({"kind": "group", "name": "prod", "children": ["web", "edge"], "vars": {"env": "staging"}});
+    assert_eq!(apply_with(&etcd.endpoint, &user, &prod, &[]).json()["changed"], true);
+    let db = json!({"kind": "group", "name": "db", "state": "absent"});
+    assert_eq!(apply_with(&etcd.endpoint, &user, &db, &[]).json()["changed"], true);
+    let keys = etcd.get_prefix("/ansible/");
+    assert!(keys.contains_key("/ansible/groups/prod/edge") && !keys.contains_key("/ansible/hosts/db/db01"));
+}
