@@ -15,17 +15,24 @@ use crate::support::{Etcd, Run, SAMPLE_KV, ansible_program, clean_command, inven
 /// added to the module's name), each registered and kept going past a failure, and returns
 /// the run and each task's result, as the play wrote them to a file at its end.
 fn play(etcd: &Etcd, tasks: &[(&str, Value)], flags: &[&str]) -> (Run, Vec<Value>) {
-    play_with(etcd, &[], tasks, flags)
+    play_with(etcd, &[], "", tasks, flags)
 }
 
-/// [`play`] with `env` set for ansible-playbook (and so for the modules it runs locally).
-fn play_with(etcd: &Etcd, env: &[(&str, &str)], tasks: &[(&str, Value)], flags: &[&str]) -> (Run, Vec<Value>) {
+/// [`play`] with `env` set for ansible-playbook (and so for the modules it runs locally),
+/// and `vars`, lines of YAML, among the play's variables.
+fn play_with(
+    etcd: &Etcd,
+    env: &[(&str, &str)],
+    vars: &str,
+    tasks: &[(&str, Value)],
+    flags: &[&str],
+) -> (Run, Vec<Value>) {
     let (mut command, home) = collection_command("ansible-playbook", Path::new("localhost,"), etcd);
     command.envs(env.iter().copied());
     let out = home.path().join("results.json");
-    let mut yaml = String::from(
+    let mut yaml = format!(
         "- hosts: localhost\n  gather_facts: false\n  connection: local\n  \
-         vars:\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n  tasks:\n",
+         vars:\n    ansible_python_interpreter: \"{{{{ ansible_playbook_python }}}}\"\n{vars}  tasks:\n",
     );
     let mut names = Vec::new();
     for (i, (module, args)) in tasks.iter().enumerate() {
@@ -309,6 +316,7 @@ fn credentials_from_the_environment_or_options_work_and_never_show() {
     let (ran, results) = play_with(
         &etcd,
         &[("ETCDCTL_USER", "registrar:pw-reg-7x")],
+        "",
         &[("host", from_env), ("host", from_options)],
         &["-v"],
     );
@@ -328,6 +336,45 @@ fn credentials_from_the_environment_or_options_work_and_never_show() {
     assert!(
         msg.contains("user name is empty") || msg.contains("authentication"),
         "{msg}"
+    );
+}
+
+/// What the README says of vault values: one that Ansible holds (`!vault`) reaches the module
+/// decrypted, as every module argument does, and is stored so; its ciphertext given as text
+/// is stored as it is and read back as a vault value.
+#[test]
+fn vault_ciphertext_given_as_text_stays_encrypted_and_a_vault_value_does_not() {
+    let etcd = Etcd::start();
+    let password_file = etcd.dir().join("vault-password");
+    std::fs::write(&password_file, "correct horse battery staple\n").expect("password file");
+    let home = tempfile::tempdir().expect("temp home");
+    let encrypted = run(clean_command(ansible_program("ansible-vault"))
+        .env("HOME", home.path())
+        .args(["encrypt_string", "--vault-password-file"])
+        .arg(&password_file)
+        .arg("plain-s3cret"));
+    assert_eq!(encrypted.code, Some(0), "{encrypted:#?}");
+    // `!vault |` and the ciphertext's lines, indented.
+    let lines: Vec<&str> = encrypted.stdout.lines().skip(1).map(str::trim).collect();
+    let ciphertext = lines.join("\n");
+    let vars = format!(
+        "    vaulted: !vault |\n{}",
+        lines.iter().map(|l| format!("      {l}\n")).collect::<String>()
+    );
+    let tasks = [
+        ("host", json!({"name": "v1", "vars": {"db_password": "{{ vaulted }}"}})),
+        ("host", json!({"name": "v2", "vars": {"db_password": ciphertext}})),
+    ];
+    let password_flag = format!("--vault-password-file={}", password_file.display());
+    let (ran, results) = play_with(&etcd, &[], &vars, &tasks, &[&password_flag]);
+    assert!(results.iter().all(|r| r["changed"] == true), "{results:#?}\n{ran:#?}");
+    let keys = keys(&etcd);
+    assert_eq!(keys["/ansible/hostvars/v1/db_password"], "plain-s3cret");
+    assert_eq!(keys["/ansible/hostvars/v2/db_password"], ciphertext);
+    let listed = inventory(&etcd, &["--list"]).json();
+    assert_eq!(
+        listed["_meta"]["hostvars"]["v2"]["db_password"],
+        json!({"__ansible_vault": ciphertext})
     );
 }
 
