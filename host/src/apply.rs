@@ -14,14 +14,14 @@ use crate::grpc::GrpcClient;
 /// registrar of the host, an import, another play).
 const TXN_ATTEMPTS: usize = 5;
 
-/// What `apply` did, or with `check`, would do.
+/// What `apply` did, or with `--dry-run`, would do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyReport {
     /// Whether etcd's keys changed (or would): renewing a kept lease changes none.
     pub changed: bool,
     pub before: Value,
     pub after: Value,
-    /// The lease the host's keys are under afterwards; none in check mode before a grant.
+    /// The lease the host's keys are under afterwards; none in a dry run before a grant.
     pub lease: Option<i64>,
     /// Variables written as JSON text because they were not strings.
     pub non_strings: u64,
@@ -47,10 +47,10 @@ impl ApplyReport {
     }
 }
 
-/// Reads the keys the request concerns, plans, and (unless `check`) writes the plan: a
+/// Reads the keys the request concerns, plans, and (unless `dry_run`) writes the plan: a
 /// lease granted first when the plan wants a new one (revoked again if the writes fail), a
 /// kept lease renewed first. Planned again from a fresh read when a key changed meanwhile.
-pub async fn apply(settings: &Settings, request: &Request, check: bool) -> Result<ApplyReport, String> {
+pub async fn apply(settings: &Settings, request: &Request, dry_run: bool) -> Result<ApplyReport, String> {
     let etcd = GrpcClient::connect(settings).await?;
     for _ in 0..TXN_ATTEMPTS {
         let (keys, tree_revision) = read(&etcd, settings, request).await?;
@@ -61,7 +61,7 @@ pub async fn apply(settings: &Settings, request: &Request, check: bool) -> Resul
         };
         let mut plan = apply::plan(&settings.prefix, &settings.values, request, &keys, &leases)
             .map_err(|e| format!("cannot apply {}: {e}", request.describe()))?;
-        if check {
+        if dry_run {
             let lease = match plan.lease {
                 apply::Lease::Keep(id) => Some(id),
                 apply::Lease::None | apply::Lease::New(_) => None,

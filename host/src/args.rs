@@ -114,14 +114,14 @@ is asked is left as it is, so a second run changes nothing. A ttl puts every key
 under one lease of that TTL; a lease of the same TTL that holds them already is renewed and kept.
 
 The keys are read, the change planned and written in one transaction guarded by the revisions \
-they were read at (planned again if someone changed them meanwhile); with --check, only \
+they were read at (planned again if someone changed them meanwhile); with --dry-run, only \
 planned. A key changed counts as changed; a lease renewed alone does not.";
 
 #[derive(clap::Args, Debug)]
 pub struct ApplyArgs {
     /// Plan only: say what would change, and write nothing (no lease is granted or renewed).
     #[arg(long)]
-    pub check: bool,
+    pub dry_run: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -150,7 +150,7 @@ pub async fn apply(settings: &Settings, args: ApplyArgs) -> Result<String, Failu
         )));
     }
     let request = Request::from_json(&text).map_err(|e| Failure::Command(e.to_string()))?;
-    let report: ApplyReport = apply::apply(settings, &request, args.check)
+    let report: ApplyReport = apply::apply(settings, &request, args.dry_run)
         .await
         .map_err(Failure::Command)?;
     if report.non_strings > 0 && !settings.values.typed_values {

@@ -1,6 +1,6 @@
 //! `apply` against a real etcd, without Ansible (the modules that run it are tested in
 //! `modules`): a JSON request on stdin, one JSON line out; a second run writes nothing (etcd's
-//! revision stays); `--check` writes nothing; a ttl puts the host under a lease; bad requests
+//! revision stays); `--dry-run` writes nothing; a ttl puts the host under a lease; bad requests
 //! are one line; and concurrent changes to the tree of groups never leave a loop in it.
 
 use std::io::Write as _;
@@ -79,29 +79,29 @@ fn apply_writes_a_host_once_and_then_nothing() {
 }
 
 #[test]
-fn apply_check_plans_and_writes_nothing() {
+fn apply_dry_run_plans_and_writes_nothing() {
     let etcd = Etcd::start();
     etcd.load("/ansible", SAMPLE_KV);
     let before = etcd.get_prefix("/ansible/");
     let revision = etcd.revision();
     let request = json!({"kind": "group", "name": "prod", "children": ["web"], "vars": {"env": "staging"}});
-    let planned = apply(&etcd, &request, &["--check"]).json();
+    let planned = apply(&etcd, &request, &["--dry-run"]).json();
     assert_eq!(planned["changed"], true);
     assert_eq!(planned["before"]["children"], json!(["db", "web"]));
     assert_eq!(planned["after"]["children"], json!(["web"]));
     assert_eq!(planned["after"]["vars"], json!({"env": "staging"}));
     let ttl = json!({"kind": "host", "name": "w9", "groups": ["web"], "ttl": 60});
-    let leased = apply(&etcd, &ttl, &["--check"]).json();
+    let leased = apply(&etcd, &ttl, &["--dry-run"]).json();
     assert_eq!(
         (leased["changed"].clone(), leased["lease"].clone()),
         (json!(true), Value::Null)
     );
-    assert_eq!(etcd.revision(), revision, "check mode wrote");
+    assert_eq!(etcd.revision(), revision, "a dry run wrote");
     assert_eq!(etcd.get_prefix("/ansible/"), before);
     let check = inventory(&etcd, &["check"]);
     assert!(
         !check.stdout.contains("leased"),
-        "check mode granted a lease: {check:#?}"
+        "a dry run granted a lease: {check:#?}"
     );
 }
 

@@ -30,14 +30,14 @@ def connection_argument_spec():
 
 
 def apply(module, request):
-    """Runs `etcd-inventory apply` (with --check in check mode) on `request` and ends the
+    """Runs `etcd-inventory apply` (with --dry-run in check mode) on `request` and ends the
     module: its result has changed, before and after (and a host's lease), and a diff in diff
     mode. A failure is the binary's one line."""
     try:
         binary = find_binary(module.params["executable"])
         options = {name: module.params.get(name) for name in CONNECTION}
         env, args = settings_environment(options, inherit=True)
-        command = ["apply"] + (["--check"] if module.check_mode else []) + args
+        command = ["apply"] + (["--dry-run"] if module.check_mode else []) + args
         stdout, warnings = run(binary, command, env, stdin=json.dumps(request).encode("utf-8"))
     except BinaryError as e:
         module.fail_json(msg=str(e))
