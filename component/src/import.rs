@@ -157,14 +157,7 @@ fn collect(prefix: &Prefix, json: &str, options: ImportOptions) -> Result<Collec
         }
     }
 
-    let mut out = Writer {
-        prefix,
-        typed: options.values.typed_values,
-        nested: options.values.nested_keys,
-        pairs: BTreeMap::new(),
-        non_strings: 0,
-        present: BTreeSet::new(),
-    };
+    let mut out = Writer::new(prefix, options);
     for (host, vars) in &hostvars {
         for (var, raw) in vars {
             let value: Value = serde_json::from_str(raw.get()).expect("checked as JSON with the file");
@@ -229,32 +222,48 @@ pub fn encode_registration(
     if let Some(error) = error {
         return Err(error);
     }
-    let mut out = Writer {
-        prefix,
-        typed: options.values.typed_values,
-        nested: options.values.nested_keys,
-        pairs: BTreeMap::new(),
-        non_strings: 0,
-        present: BTreeSet::new(),
-    };
+    let mut out = Writer::new(prefix, options);
     for (var, value) in vars {
         out.var(Entry::HostVar { host, var }, value, host);
     }
     for group in groups {
         out.key(Entry::Member { group, host }, [group, host], NO_POSITION.to_string());
     }
-    let pairs: Vec<Kv> = (out.pairs.into_iter())
-        .map(|(k, v)| Kv {
-            key: k.into_bytes(),
-            value: v.into_bytes(),
-        })
-        .collect();
-    inventory::build(prefix, &pairs, &options.values).map_err(ImportError::Layout)?;
-    Ok(Encoded {
-        pairs,
-        non_strings: out.non_strings,
-        empty_groups: Vec::new(),
-    })
+    out.finish(options)
+}
+
+/// A group as the collection's `group` module gives it: its variables and children.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupState<'a> {
+    pub group: &'a str,
+    /// Variables as a file's group `vars` would give them: strings or any JSON.
+    pub vars: &'a [(String, Value)],
+    pub children: &'a [String],
+}
+
+/// The keys that say a group's variables and children: each variable written as `import`
+/// writes a file's (the same writer), each children key holding no position
+/// ([`NO_POSITION`]: a child added so follows the imported ones, by name). Checked as
+/// `--list` would read them.
+pub fn encode_group(prefix: &Prefix, state: GroupState<'_>, options: ImportOptions) -> Result<Encoded, ImportError> {
+    let GroupState { group, vars, children } = state;
+    let names = std::iter::once(group).chain(children.iter().map(String::as_str));
+    let error = first_bad("group", names).or_else(|| first_bad("variable", vars.iter().map(|(name, _)| name.as_str())));
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let mut out = Writer::new(prefix, options);
+    for (var, value) in vars {
+        out.var(Entry::GroupVar { group, var }, value, group);
+    }
+    for child in children {
+        out.key(
+            Entry::Child { parent: group, child },
+            [group, child],
+            NO_POSITION.to_string(),
+        );
+    }
+    out.finish(options)
 }
 
 /// Where `_meta` went wrong: found by walking it, which only an error needs.
@@ -283,7 +292,34 @@ struct Writer<'p, 'a> {
     present: BTreeSet<&'a str>,
 }
 
-impl<'a> Writer<'_, 'a> {
+impl<'p, 'a> Writer<'p, 'a> {
+    fn new(prefix: &'p Prefix, options: ImportOptions) -> Self {
+        Writer {
+            prefix,
+            typed: options.values.typed_values,
+            nested: options.values.nested_keys,
+            pairs: BTreeMap::new(),
+            non_strings: 0,
+            present: BTreeSet::new(),
+        }
+    }
+
+    /// The keys written, checked as `--list` would read them with `options`' rules.
+    fn finish(self, options: ImportOptions) -> Result<Encoded, ImportError> {
+        let pairs: Vec<Kv> = (self.pairs.into_iter())
+            .map(|(k, v)| Kv {
+                key: k.into_bytes(),
+                value: v.into_bytes(),
+            })
+            .collect();
+        inventory::build(self.prefix, &pairs, &options.values).map_err(ImportError::Layout)?;
+        Ok(Encoded {
+            pairs,
+            non_strings: self.non_strings,
+            empty_groups: Vec::new(),
+        })
+    }
+
     fn key(&mut self, entry: Entry<'a>, names: [&'a str; 2], value: String) {
         self.present.extend(names);
         self.pairs.insert(self.prefix.key(entry), value);

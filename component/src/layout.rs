@@ -46,10 +46,7 @@ impl Prefix {
     /// Whether `key` is one of `host`'s own keys: a membership of it, or a variable of it
     /// (nested variable keys too, whatever the reader's settings: they are the host's).
     pub fn is_own_key(&self, key: &[u8], host: &str) -> bool {
-        let rest = std::str::from_utf8(key)
-            .ok()
-            .and_then(|k| k.strip_prefix(self.dir().as_str()));
-        match rest.and_then(|rest| classify(rest, true)) {
+        match self.entry(key) {
             Some(Entry::Member { host: h, .. } | Entry::HostVar { host: h, .. }) => h == host,
             _ => false,
         }
@@ -58,6 +55,29 @@ impl Prefix {
     /// The key range that holds the variables of one host.
     pub fn host_vars_range(&self, host: &str) -> KeyRange {
         KeyRange::with_prefix(format!("{}/{}/{}/", self.0, HOSTVARS, host).into_bytes())
+    }
+
+    /// The key range that holds the variables of one group.
+    pub fn group_vars_range(&self, group: &str) -> KeyRange {
+        KeyRange::with_prefix(format!("{}/{}/{}/", self.0, GROUPVARS, group).into_bytes())
+    }
+
+    /// The key range that holds the membership keys of one group (`hosts/GROUP/HOST`).
+    pub fn group_members_range(&self, group: &str) -> KeyRange {
+        KeyRange::with_prefix(format!("{}/{}/{}/", self.0, HOSTS, group).into_bytes())
+    }
+
+    /// The key range that holds every children key (`groups/PARENT/CHILD`): the whole
+    /// tree of groups, which a new child must not turn into a loop.
+    pub fn children_range(&self) -> KeyRange {
+        KeyRange::with_prefix(format!("{}/{}/", self.0, GROUPS).into_bytes())
+    }
+
+    /// What `key` says, if it is under this prefix and of one of the four kinds; variable
+    /// keys of any depth are variables (of their host or group), whatever the settings.
+    pub fn entry<'k>(&self, key: &'k [u8]) -> Option<Entry<'k>> {
+        let rest = std::str::from_utf8(key).ok()?.strip_prefix(self.dir().as_str())?;
+        classify(rest, true)
     }
 }
 
@@ -211,6 +231,24 @@ mod tests {
             assert!(!prefix.is_own_key(key.as_bytes(), "h1"), "{key}");
         }
         assert!(prefix.is_own_key(b"/ansible/hostvars/h1/a/b", "h1"));
+    }
+
+    #[test]
+    fn a_group_s_ranges_hold_its_keys_only() {
+        let prefix = Prefix::new("/ansible");
+        assert_eq!(prefix.group_vars_range("web").start, b"/ansible/groupvars/web/");
+        assert_eq!(prefix.group_vars_range("web").end, b"/ansible/groupvars/web0");
+        assert_eq!(prefix.group_members_range("web").start, b"/ansible/hosts/web/");
+        assert_eq!(prefix.children_range().start, b"/ansible/groups/");
+        assert_eq!(prefix.children_range().end, b"/ansible/groups0");
+        assert_eq!(
+            prefix.entry(b"/ansible/groupvars/web/a/b"),
+            Some(Entry::GroupVar {
+                group: "web",
+                var: "a/b"
+            })
+        );
+        assert_eq!(prefix.entry(b"/other/hosts/web/h1"), None);
     }
 
     fn classify_flat(rest: &str) -> Option<Entry<'_>> {

@@ -8,7 +8,8 @@
 //! - [`etcd`]: etcd as the core reads it (the WIT `etcd` interface as a trait), and the one
 //!   paged, revision-pinned reader;
 //! - [`graph`]: the `--graph` tree view;
-//! - [`import`] and [`check`]: the write side's pure parts (the host does the writing);
+//! - [`import`], [`apply`] and [`check`]: the write side's pure parts (the host does the
+//!   writing);
 //! - [`settings`]: flag > environment > etcd.ini > default, for every shell;
 //! - [`cli`]: the component's own command line for stock hosts;
 //! - [`error`]: the one error type and its rendering.
@@ -16,6 +17,7 @@
 //! The WIT bindings live in a private module compiled only for wasm32 (with the `component`
 //! feature: the gateway component links this crate as a library, without its exports).
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod error;

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use etcd_inventory::settings::{CACHE, Fallback, Kind, SETTINGS, Setting, TRUST_TEMPLATES};
+use etcd_inventory::settings::{CACHE, Fallback, Kind, PASSWORD, SETTINGS, Setting, TRUST_TEMPLATES};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -184,8 +184,25 @@ fn yaml_string(text: &str) -> String {
 const GENERATED: &str = "Generated from component/src/settings/defs.rs by component/tests/settings_table.rs \
                          (BLESS=1 rewrites it): do not edit.";
 
+/// Whether the option's value is a secret: never logged by Ansible (`no_log`).
+fn is_secret(setting: &Setting) -> bool {
+    std::ptr::eq(setting, &PASSWORD)
+}
+
+/// The settings the write side reads: the options of the collection's modules.
+fn connection_settings() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().copied().filter(|s| s.takers.write_side)
+}
+
+/// A Python tuple of option names, one a line.
+fn python_names<'a>(settings: impl Iterator<Item = &'a Setting>) -> String {
+    let names: String = settings.map(|s| format!("    \"{}\",\n", option_name(s))).collect();
+    format!("(\n{names})")
+}
+
 /// `plugins/module_utils/settings.py`: each option, the variable or flag that gives it to the
-/// binary, and its type (module_utils/binary.py passes them on).
+/// binary, and its type (module_utils/binary.py passes them on); which of them the modules
+/// take, and which are secrets.
 fn collection_settings_list() -> String {
     let mut text = format!(
         "# {GENERATED}\n\"\"\"Each setting of etcd-inventory: (option, environment variable, flag, type).\"\"\"\n\nSETTINGS = (\n"
@@ -203,52 +220,93 @@ fn collection_settings_list() -> String {
         ));
     }
     text.push_str(")\n");
+    text.push_str(&format!(
+        "\n# The settings the write side reads: the options of the modules (host, group).\nCONNECTION = {}\n",
+        python_names(connection_settings())
+    ));
+    text.push_str(&format!(
+        "\n# Options whose value is a secret, which Ansible never logs.\nNO_LOG = {}\n",
+        python_names(SETTINGS.iter().copied().filter(|s| is_secret(s)))
+    ));
     text
 }
 
-/// `plugins/doc_fragments/settings.py`: every setting as an option of the inventory plugin,
-/// read from its environment variable too. No option has a default of its own: unset, the
-/// binary applies etcd.ini and then its default, as it does as a script.
-fn collection_doc_fragment() -> String {
-    let mut yaml = String::from("options:\n");
-    for setting in SETTINGS {
-        yaml.push_str(&format!("  {}:\n    description:\n", option_name(setting)));
-        yaml.push_str(&format!("      - {}\n", yaml_string(&format!("{}.", setting.help))));
-        let default = match setting.default {
-            Fallback::Value(value) => format!("Unset, etcd.ini's key or else V({value}) applies."),
-            Fallback::Unset(words) => format!("Unset, etcd.ini's key or else this applies: {words}."),
-        };
-        let default = match setting.ini {
-            // The plugin always has the binary emit plain strings and trusts them or not itself.
-            _ if std::ptr::eq(setting, &TRUST_TEMPLATES) => {
-                "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's \
-                 C(trust_templates) does not apply here."
-                    .to_string()
-            }
-            Some(ini) => default.replace(
-                "etcd.ini's key",
-                &format!("etcd.ini's C({}) in C([{}])", ini.key, ini.section),
-            ),
-            None => default.replace("etcd.ini's key or else ", ""),
-        };
-        yaml.push_str(&format!("      - {}\n", yaml_string(&default)));
-        if let Some(flag) = &setting.flag {
-            yaml.push_str(&format!(
-                "      - {}\n",
-                yaml_string(&format!("The binary's C(--{}).", flag.long))
-            ));
+/// Where an option's value comes from when it is unset: the plugin's options read their
+/// environment variable themselves; the modules' say where the binary looks.
+fn unset_line(setting: &Setting, env_first: bool) -> String {
+    let default = match setting.default {
+        Fallback::Value(value) => format!("etcd.ini's key or else V({value}) applies."),
+        Fallback::Unset(words) => format!("etcd.ini's key or else this applies: {words}."),
+    };
+    let default = match setting.ini {
+        // The plugin always has the binary emit plain strings and trusts them or not itself
+        // (no module takes the setting: the write side does not read it).
+        _ if std::ptr::eq(setting, &TRUST_TEMPLATES) => {
+            return "Unset, off: values are data, never rendered. The plugin applies this itself: etcd.ini's \
+                    C(trust_templates) does not apply here."
+                .to_string();
         }
-        yaml.push_str(&format!("    type: {}\n", option_type(setting)));
-        if let Kind::Choice(words) = setting.kind {
-            yaml.push_str(&format!("    choices: [{}]\n", words.join(", ")));
-        }
-        if let Some(variable) = setting.env {
-            yaml.push_str(&format!("    env:\n      - name: {variable}\n"));
-        }
+        Some(ini) => default.replace(
+            "etcd.ini's key",
+            &format!("etcd.ini's C({}) in C([{}])", ini.key, ini.section),
+        ),
+        None => default.replace("etcd.ini's key or else ", ""),
+    };
+    match (env_first, setting.env) {
+        (true, Some(variable)) => format!("Unset, C({variable}) in the environment the module runs in, else {default}"),
+        _ => format!("Unset, {default}"),
     }
+}
+
+/// One option's documentation: with `env`, its environment variable as Ansible reads it
+/// for a plugin; without, as the modules' argument spec falls back to it.
+fn option_doc(setting: &Setting, env: bool) -> String {
+    let mut yaml = format!("  {}:\n    description:\n", option_name(setting));
+    yaml.push_str(&format!("      - {}\n", yaml_string(&format!("{}.", setting.help))));
+    yaml.push_str(&format!("      - {}\n", yaml_string(&unset_line(setting, !env))));
+    if let Some(flag) = &setting.flag {
+        yaml.push_str(&format!(
+            "      - {}\n",
+            yaml_string(&format!("The binary's C(--{}).", flag.long))
+        ));
+    }
+    yaml.push_str(&format!("    type: {}\n", option_type(setting)));
+    if let Kind::Choice(words) = setting.kind {
+        yaml.push_str(&format!("    choices: [{}]\n", words.join(", ")));
+    }
+    if let (true, Some(variable)) = (env, setting.env) {
+        yaml.push_str(&format!("    env:\n      - name: {variable}\n"));
+    }
+    yaml
+}
+
+/// The modules' `executable` option: no setting of the binary, but how the modules find it.
+fn executable_doc() -> String {
+    let lines = [
+        "The etcd-inventory binary to run: a path, or a name looked up on PATH.",
+        "Unset, C(etcd-inventory) on PATH, else beside the Python that runs the module (where C(pip install \
+         etcd-inventory) puts it).",
+    ];
+    let lines: String = lines.iter().map(|l| format!("      - {}\n", yaml_string(l))).collect();
+    format!("  executable:\n    description:\n{lines}    type: path\n")
+}
+
+/// `plugins/doc_fragments/settings.py`: every setting as an option of the inventory plugin,
+/// read from its environment variable too (`DOCUMENTATION`), and the write side's settings
+/// as the modules' options (`CONNECTION`, `etcd_inventory.etcd.settings.connection`). No
+/// option has a default of its own: unset, the binary applies etcd.ini and then its
+/// default, as it does as a script.
+fn collection_doc_fragment() -> String {
+    let plugin: String = SETTINGS.iter().map(|s| option_doc(s, true)).collect();
+    let modules: String = connection_settings().map(|s| option_doc(s, false)).collect();
     format!(
-        "# {GENERATED}\n\"\"\"The etcd-inventory settings as options of this collection's inventory plugin.\"\"\"\n\n\n\
-         class ModuleDocFragment:\n    DOCUMENTATION = r\"\"\"\n{yaml}\"\"\"\n"
+        "# {GENERATED}\n\"\"\"The etcd-inventory settings as options of this collection's inventory plugin, and those of the \
+         write side as options of its modules.\"\"\"\n\n\n\
+         class ModuleDocFragment:\n    DOCUMENTATION = r\"\"\"\noptions:\n{plugin}\"\"\"\n\n\
+         \x20   # The modules' connection: the settings the write side reads (endpoints, credentials, TLS files,\n\
+         \x20   # timeouts, how values are written) and the binary to run.\n\
+         \x20   CONNECTION = r\"\"\"\noptions:\n{modules}{}\"\"\"\n",
+        executable_doc()
     )
 }
 

@@ -56,6 +56,11 @@ pub enum Command {
         #[arg(value_name = "HOST")]
         host: String,
     },
+    /// Make one host or group as a JSON request on standard input says, in one guarded
+    /// transaction, and print what it was and is as JSON (the Ansible collection's host and
+    /// group modules run this).
+    #[command(long_about = APPLY_HELP)]
+    Apply(ApplyArgs),
     /// Write the embedded WebAssembly component (the very one this binary runs), for
     /// `wasmtime run -S http`, jco or a program of your own.
     Component {
@@ -92,6 +97,32 @@ Then keep the lease alive until SIGTERM or SIGINT, which revokes it: the host le
 inventory at once. If etcd cannot be reached, renewals are retried every second at most; if the \
 lease expired meanwhile, the host is registered again under a new one. With --once, register \
 and exit: the host stays until the TTL runs out, unless registered again.";
+
+const APPLY_HELP: &str = "\
+Make one host or group as a JSON request on standard input says (at most 4 MiB), and print one \
+line of JSON: {\"changed\": BOOL, \"before\": {...}, \"after\": {...}, \"lease\": HEX|null}. The \
+Ansible collection's etcd_inventory.etcd.host and .group modules run this; their documentation \
+(ansible-doc) describes each field.
+
+A host: {\"kind\": \"host\", \"name\": HOST, \"state\": \"present\"|\"absent\", \"groups\": [...], \
+\"vars\": {...}, \"append\": BOOL, \"ttl\": SECONDS}. A group: {\"kind\": \"group\", \"name\": GROUP, \
+\"state\": ..., \"vars\": {...}, \"children\": [...], \"append\": BOOL}. Groups, children and \
+variables given are exactly those afterwards (with append, added to the others); those not given \
+stay as they are. Absent deletes the host's own keys (hosts/*/HOST, hostvars/HOST/...), or every \
+key that names the group. Values are written by the import's rules; a key that already says what \
+is asked is left as it is, so a second run changes nothing. A ttl puts every key of the host \
+under one lease of that TTL; a lease of the same TTL that holds them already is renewed and kept.
+
+The keys are read, the change planned and written in one transaction guarded by the revisions \
+they were read at (planned again if someone changed them meanwhile); with --dry-run, only \
+planned. A key changed counts as changed; a lease renewed alone does not.";
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// Plan only: say what would change, and write nothing (no lease is granted or renewed).
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct RegisterArgs {

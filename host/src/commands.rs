@@ -1,12 +1,14 @@
 //! The commands besides the inventory script (`listing`): `check`, which runs in the
-//! component's sandbox, the write side (`import`, `register`, `deregister`) over gRPC, and
-//! `component`, which writes the embedded component out.
+//! component's sandbox, the write side (`import`, `register`, `deregister`, `apply`) over
+//! gRPC, and `component`, which writes the embedded component out.
 
 use std::io::Read as _;
 
+use etcd_inventory::apply::Request;
 use etcd_inventory::settings::Settings;
 
-use crate::args::{ImportArgs, RegisterArgs};
+use crate::apply::{self, ApplyReport};
+use crate::args::{ApplyArgs, ImportArgs, RegisterArgs};
 use crate::error::Failure;
 use crate::register::{self, RegisterRequest, Say};
 use crate::sandbox::{COMPONENT, CheckReport};
@@ -128,4 +130,35 @@ pub async fn register(settings: &Settings, args: RegisterArgs) -> Result<String,
 /// `deregister`: the host's own keys, in one transaction.
 pub async fn deregister(settings: &Settings, host: &str) -> Result<String, Failure> {
     register::deregister(settings, host).await.map_err(Failure::Command)
+}
+
+/// The most bytes of an `apply` request: far above a host's or group's keys, which one
+/// transaction must carry (etcd takes 1.5 MiB by default).
+const MAX_REQUEST_BYTES: u64 = 4 << 20;
+
+/// `apply`: the request read from standard input (bounded), made, and said as one line.
+pub async fn apply(settings: &Settings, args: ApplyArgs) -> Result<String, Failure> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(MAX_REQUEST_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(Failure::io("read the request from standard input"))?;
+    if text.len() as u64 > MAX_REQUEST_BYTES {
+        return Err(Failure::Command(format!(
+            "the request on standard input is larger than {} MiB",
+            MAX_REQUEST_BYTES >> 20
+        )));
+    }
+    let request = Request::from_json(&text).map_err(|e| Failure::Command(e.to_string()))?;
+    let report: ApplyReport = apply::apply(settings, &request, args.dry_run)
+        .await
+        .map_err(Failure::Command)?;
+    if report.non_strings > 0 && !settings.values.typed_values {
+        warn(&format!(
+            "{} value(s) are not strings: written as JSON text, which reads back as the same types only with \
+             typed values on (typed_values, ETCD_INVENTORY_TYPED_VALUES or typed_values in etcd.ini)",
+            report.non_strings
+        ));
+    }
+    Ok(report.to_json())
 }

@@ -22,7 +22,7 @@ pub enum Failure {
     Load(wasmtime::Error),
     /// The host's connections to etcd could not be set up (TLS files, the gRPC channel).
     Connection(String),
-    /// `import`, `register` or `deregister` failed; those modules say why in words.
+    /// `import`, `register`, `deregister` or `apply` failed; those modules say why in words.
     Command(String),
     /// Reading or writing a file or stream, or starting something of the host's.
     Io {

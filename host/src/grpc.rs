@@ -86,13 +86,30 @@ impl GrpcClient {
     /// Applies `writes` in one transaction, each guarded by the revision it was planned
     /// against. `Ok(false)`: some key changed meanwhile and nothing in it was written.
     pub async fn apply(&self, writes: &[Write]) -> Result<bool, String> {
-        let mut compares = Vec::with_capacity(writes.len());
+        self.apply_guarded(writes, None, None).await
+    }
+
+    /// As [`GrpcClient::apply`], with every put under `lease` when one is given, and, with
+    /// `unchanged` (a range and the revision it was read at), only if no key in that range
+    /// changed since: etcd compares every key of a range alike.
+    pub async fn apply_guarded(
+        &self,
+        writes: &[Write],
+        lease: Option<i64>,
+        unchanged: Option<(&KeyRange, i64)>,
+    ) -> Result<bool, String> {
+        let mut compares = Vec::with_capacity(writes.len() + 1);
         let mut ops = Vec::with_capacity(writes.len());
+        let put_options = || lease.map(|id| PutOptions::new().with_lease(id));
+        if let Some((range, revision)) = unchanged {
+            let compare = Compare::mod_revision(range.start.clone(), CompareOp::Less, revision + 1);
+            compares.push(compare.with_range(range.end.clone()));
+        }
         for write in writes {
             match write {
                 Write::Create { key, value } => {
                     compares.push(Compare::create_revision(key.clone(), CompareOp::Equal, 0));
-                    ops.push(TxnOp::put(key.clone(), value.clone(), None));
+                    ops.push(TxnOp::put(key.clone(), value.clone(), put_options()));
                 }
                 Write::Change {
                     key,
@@ -100,7 +117,7 @@ impl GrpcClient {
                     mod_revision,
                 } => {
                     compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, *mod_revision));
-                    ops.push(TxnOp::put(key.clone(), value.clone(), None));
+                    ops.push(TxnOp::put(key.clone(), value.clone(), put_options()));
                 }
                 Write::Delete { key, mod_revision } => {
                     compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, *mod_revision));
@@ -155,6 +172,14 @@ impl GrpcClient {
             .and_then(deletes.chain(puts).collect::<Vec<_>>());
         let answer = (self.client.kv_client().txn(txn).await).map_err(|e| self.describe(&e, "write"))?;
         Ok(answer.succeeded())
+    }
+
+    /// The TTL `lease` was granted, or `None` when etcd no longer has it.
+    pub async fn granted_ttl(&self, lease: i64) -> Result<Option<i64>, String> {
+        let answer = (self.client.lease_client().time_to_live(lease, None).await)
+            .map_err(|e| self.describe(&e, "lease lookup"))?;
+        // An expired lease answers a TTL of -1.
+        Ok((answer.ttl() >= 0).then_some(answer.granted_ttl()))
     }
 
     /// Renews `lease` once. `Ok(false)`: etcd no longer has it (it expired).

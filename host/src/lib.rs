@@ -3,6 +3,7 @@
 //! component reach only the configured endpoints' JSON gateway), and calls its typed
 //! `inventory` export. The `etcd-inventory` binary is a thin shell around this.
 
+pub mod apply;
 pub mod args;
 pub mod cache;
 pub mod commands;

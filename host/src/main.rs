@@ -1,5 +1,5 @@
 //! `etcd-inventory`: an Ansible inventory script (`--list`, `--host NAME`, `--graph`) that
-//! reads etcd, and the write side (`import`, `check`, `register`). Parse, run, print: the
+//! reads etcd, and the write side (`import`, `check`, `register`, `apply`). Parse, run, print: the
 //! arguments are in `args`, the inventory script and its cache in `listing`, the other
 //! commands in `commands`. Settings are resolved by the component crate's one
 //! implementation. Errors: one line on stderr, nothing on stdout, exit 1 (usage errors exit
@@ -102,6 +102,7 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
     match cli.command {
         Some(Command::Import(args)) => runtime.block_on(commands::import(&settings, args)).map(Printed::ok),
         Some(Command::Register(args)) => runtime.block_on(commands::register(&settings, args)).map(Printed::ok),
+        Some(Command::Apply(args)) => runtime.block_on(commands::apply(&settings, args)).map(Printed::ok),
         Some(Command::Deregister { host }) => runtime
             .block_on(commands::deregister(&settings, &host))
             .map(Printed::ok),

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::grpc::GrpcClient;
 
 /// The longest lease etcd grants (its MaxLeaseTTL), in seconds.
-pub const MAX_TTL_S: i64 = 9_000_000_000;
+pub const MAX_TTL_S: i64 = etcd_inventory::apply::MAX_LEASE_TTL_S;
 /// Attempts at a guarded transaction over a host's own keys, which someone else may be
 /// changing meanwhile (a second registrar of the same host, an import).
 const TXN_ATTEMPTS: usize = 5;

@@ -9,6 +9,7 @@ mod support;
 
 #[cfg(feature = "ansible")]
 mod ansible;
+mod apply;
 mod auth;
 mod cache;
 mod check;
@@ -25,6 +26,8 @@ mod import;
 mod limits;
 mod list;
 mod migration;
+#[cfg(feature = "ansible")]
+mod modules;
 #[cfg(feature = "node")]
 mod node;
 #[cfg(feature = "ansible")]

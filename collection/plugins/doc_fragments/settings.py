@@ -1,5 +1,5 @@
 # Generated from component/src/settings/defs.rs by component/tests/settings_table.rs (BLESS=1 rewrites it): do not edit.
-"""The etcd-inventory settings as options of this collection's inventory plugin."""
+"""The etcd-inventory settings as options of this collection's inventory plugin, and those of the write side as options of its modules."""
 
 
 class ModuleDocFragment:
@@ -194,4 +194,107 @@ options:
     type: path
     env:
       - name: ETCD_INI_PATH
+"""
+
+    # The modules' connection: the settings the write side reads (endpoints, credentials, TLS files,
+    # timeouts, how values are written) and the binary to run.
+    CONNECTION = r"""
+options:
+  endpoints:
+    description:
+      - "etcd members, comma-separated, tried in order."
+      - "Unset, C(ETCDCTL_ENDPOINTS) in the environment the module runs in, else etcd.ini's C(endpoints) in
+        C([etcd]) or else V(http://127.0.0.1:2379) applies."
+      - "The binary's C(--endpoints)."
+    type: str
+  prefix:
+    description:
+      - "Key prefix of the inventory: where its keys live."
+      - "Unset, C(ETCD_INVENTORY_PREFIX) in the environment the module runs in, else etcd.ini's C(prefix) in
+        C([etcd]) or else V(/ansible) applies."
+      - "The binary's C(--prefix)."
+    type: str
+  user:
+    description:
+      - "etcd user name, when etcd has auth on (the password is never a flag: a command line shows in ps)."
+      - "Unset, C(ETCDCTL_USER) in the environment the module runs in, else etcd.ini's C(username) in
+        C([etcd]) or else this applies: none."
+      - "The binary's C(--user)."
+    type: str
+  password_file:
+    description:
+      - "File whose first line is the etcd user's password (within its first 4 KiB; a regular file only; a
+        warning if group or others may read or write it); beats the password in the environment or etcd.ini."
+      - "Unset, this applies: none."
+      - "The binary's C(--password-file)."
+    type: path
+  password:
+    description:
+      - "The etcd user's password (never a flag: give it here, in ETCDCTL_USER as NAME:PASSWORD, or in a
+        --password-file)."
+      - "Unset, C(ETCDCTL_PASSWORD) in the environment the module runs in, else etcd.ini's C(password) in
+        C([etcd]) or else this applies: none."
+    type: str
+  cacert:
+    description:
+      - "CA certificate (PEM) that signed etcd's certificate, instead of the public roots."
+      - "Unset, C(ETCDCTL_CACERT) in the environment the module runs in, else etcd.ini's C(ca_cert) in
+        C([etcd]) or else this applies: public roots."
+      - "The binary's C(--cacert)."
+    type: path
+  cert:
+    description:
+      - "Client certificate (PEM) for etcd's --client-cert-auth."
+      - "Unset, C(ETCDCTL_CERT) in the environment the module runs in, else etcd.ini's C(client_cert) in
+        C([etcd]) or else this applies: none."
+      - "The binary's C(--cert)."
+    type: path
+  key:
+    description:
+      - "Private key (PEM) of the client certificate."
+      - "Unset, C(ETCDCTL_KEY) in the environment the module runs in, else etcd.ini's C(client_key) in
+        C([etcd]) or else this applies: none."
+      - "The binary's C(--key)."
+    type: path
+  dial_timeout:
+    description:
+      - "Time to connect to one member (TCP and TLS)."
+      - "Unset, C(ETCDCTL_DIAL_TIMEOUT) in the environment the module runs in, else etcd.ini's
+        C(dial_timeout) in C([etcd]) or else V(2s) applies."
+      - "The binary's C(--dial-timeout)."
+    type: str
+  command_timeout:
+    description:
+      - "Time for each answer to start, and between its bytes; a stalled member passes the read to the next."
+      - "Unset, C(ETCDCTL_COMMAND_TIMEOUT) in the environment the module runs in, else etcd.ini's
+        C(command_timeout) in C([etcd]) or else V(5s) applies."
+      - "The binary's C(--command-timeout)."
+    type: str
+  typed_values:
+    description:
+      - "Decode values that are JSON into booleans, numbers, lists and maps; import then quotes strings that
+        would decode."
+      - "Unset, C(ETCD_INVENTORY_TYPED_VALUES) in the environment the module runs in, else etcd.ini's
+        C(typed_values) in C([etcd]) or else this applies: off."
+      - "The binary's C(--typed-values)."
+    type: bool
+  nested_keys:
+    description:
+      - "Build nested maps from deeper keys such as hostvars/HOST/nginx/port (else they are skipped)."
+      - "Unset, C(ETCD_INVENTORY_NESTED_KEYS) in the environment the module runs in, else etcd.ini's
+        C(nested_keys) in C([etcd]) or else this applies: off."
+      - "The binary's C(--nested-keys)."
+    type: bool
+  ini_path:
+    description:
+      - "Where etcd.ini is (a regular file of at most 1 MiB)."
+      - "Unset, C(ETCD_INI_PATH) in the environment the module runs in, else this applies: `etcd.ini` beside
+        the binary."
+    type: path
+  executable:
+    description:
+      - "The etcd-inventory binary to run: a path, or a name looked up on PATH."
+      - "Unset, C(etcd-inventory) on PATH, else beside the Python that runs the module (where C(pip install
+        etcd-inventory) puts it)."
+    type: path
 """

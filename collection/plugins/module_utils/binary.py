@@ -47,10 +47,14 @@ def find_binary(executable=None):
     )
 
 
-def settings_environment(options):
+def settings_environment(options, inherit=False):
     """The environment and extra arguments that give the binary `options` (a mapping from
-    option name to value; None means unset, so the binary's etcd.ini or default applies)."""
-    env = {k: v for k, v in os.environ.items() if k not in _SETTING_VARIABLES}
+    option name to value; None means unset, so the binary's etcd.ini or default applies).
+    With `inherit`, a setting left unset keeps its variable from this environment, which the
+    binary then reads as it does on a command line (the modules: their options have no
+    variables of their own, and a variable's value, such as ETCDCTL_USER's NAME:PASSWORD,
+    never becomes a module argument that Ansible would show)."""
+    env = {k: v for k, v in os.environ.items() if inherit or k not in _SETTING_VARIABLES}
     args = []
     for name, variable, flag, kind in SETTINGS:
         value = options.get(name)

@@ -26,3 +26,25 @@ SETTINGS = (
     ("refresh_cache", "ETCD_INVENTORY_REFRESH_CACHE", "--refresh-cache", "bool"),
     ("ini_path", "ETCD_INI_PATH", None, "path"),
 )
+
+# The settings the write side reads: the options of the modules (host, group).
+CONNECTION = (
+    "endpoints",
+    "prefix",
+    "user",
+    "password_file",
+    "password",
+    "cacert",
+    "cert",
+    "key",
+    "dial_timeout",
+    "command_timeout",
+    "typed_values",
+    "nested_keys",
+    "ini_path",
+)
+
+# Options whose value is a secret, which Ansible never logs.
+NO_LOG = (
+    "password",
+)

@@ -131,6 +131,10 @@ pub struct Takers {
     /// Whether the component's own command line takes it too (`wasmtime run ...`, and the
     /// `settings` export for embedders).
     pub component: bool,
+    /// Whether the write side (`import`, `register`, `deregister`, `apply`: gRPC from the
+    /// host, no sandbox) reads it: the connection and how values are written. The
+    /// collection's modules take exactly these as options.
+    pub write_side: bool,
 }
 
 /// Which of the binary's commands take a setting.
@@ -148,11 +152,20 @@ pub enum Commands {
 const EVERYWHERE: Takers = Takers {
     binary: Commands::All,
     component: true,
+    write_side: true,
+};
+
+/// Every command takes it, but only readers act on it.
+const READERS: Takers = Takers {
+    binary: Commands::All,
+    component: true,
+    write_side: false,
 };
 
 const BINARY_ONLY: Takers = Takers {
     binary: Commands::All,
     component: false,
+    write_side: false,
 };
 
 pub static ENDPOINTS: Setting = Setting {
@@ -287,7 +300,7 @@ pub static PAGE_SIZE: Setting = Setting {
     ini_note: None,
     default: Fallback::Value("10000"),
     kind: Kind::Number("N"),
-    takers: EVERYWHERE,
+    takers: READERS,
     help: "Most keys per range request; pages also stay near 1 MiB",
 };
 
@@ -315,6 +328,7 @@ pub static MEMORY_LIMIT: Setting = Setting {
     takers: Takers {
         binary: Commands::ScriptAndCheck,
         component: false,
+        write_side: false,
     },
     help: "Most memory the component may use, in MiB (at most 4096; 100,000 hosts of 10 variables need about 190), \
            for --list, --host, --graph and check",
@@ -331,6 +345,7 @@ pub static TIME_LIMIT: Setting = Setting {
     takers: Takers {
         binary: Commands::ScriptAndCheck,
         component: false,
+        write_side: false,
     },
     help: "Longest the component may take for one command, reading etcd included (every read of the command \
            shares it); the same four commands",
@@ -344,7 +359,7 @@ pub static TRUST_TEMPLATES: Setting = Setting {
     ini_note: None,
     default: Fallback::Unset("off"),
     kind: Kind::Switch,
-    takers: EVERYWHERE,
+    takers: READERS,
     help: "Emit values as plain strings that Ansible renders as templates; by default they are marked unsafe",
 };
 
@@ -450,6 +465,7 @@ pub static INI_PATH: Setting = Setting {
 const SCRIPT_ONLY: Takers = Takers {
     binary: Commands::Script,
     component: false,
+    write_side: false,
 };
 
 /// Every setting, in the order `--help` and the README show them.

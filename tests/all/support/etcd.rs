@@ -296,6 +296,23 @@ impl Etcd {
         self.add_user(user, password, key_prefix, true);
     }
 
+    /// Creates role `{user}-role`, allowed to read and write the keys starting with each of
+    /// `key_prefixes` and nothing else, and `user` with `password` and that role.
+    pub fn add_user_writing(&self, user: &str, password: &str, key_prefixes: &[&str]) {
+        let role = format!("{user}-role");
+        self.try_with_client(REQUEST_TIMEOUT, |mut client| async move {
+            client.role_add(role.as_str()).await?;
+            for prefix in key_prefixes {
+                let permission = Permission::read_write(*prefix).with_prefix();
+                client.role_grant_permission(role.as_str(), permission).await?;
+            }
+            client.user_add(user, password, None).await?;
+            client.user_grant_role(user, role.as_str()).await?;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("add user {user}: {e}"));
+    }
+
     fn add_user(&self, user: &str, password: &str, key_prefix: &str, write: bool) {
         let role = format!("{user}-role");
         let permission = match (key_prefix.is_empty(), write) {
