@@ -211,9 +211,11 @@ class Host:
                 func = instance.get_func(store, self._export(interface, name))
                 result = func(store, *args)
                 func.post_return(store)
-            return result
         except wasmtime.WasmtimeError as e:
             raise _limit_hit(e, limits, deadline, bytes(stderr)) from None
+        if deadline.passed:  # an answer that came after the deadline (a wait on etcd) is late too
+            raise _time_limit(limits)
+        return result
 
 
 class _Deadline:
@@ -244,10 +246,7 @@ def _limit_hit(error, limits, deadline, stderr):
     """The one line for a failed call: the limit it ran into, in the binary's words with this
     host's ways to raise it, or the trap's first line."""
     if deadline.passed:
-        return Error(
-            f"the component did not finish within its time limit of {_seconds(limits.time_limit_ms)}: raise it "
-            "with time_limit (ETCD_INVENTORY_TIME_LIMIT, or time_limit in etcd.ini)"
-        )
+        return _time_limit(limits)
     # Growth past the store's limit fails, and the component's allocator says so before it
     # aborts; a limit below the component's initial memory fails its instantiation.
     text = str(error)
@@ -259,6 +258,13 @@ def _limit_hit(error, limits, deadline, stderr):
     said = stderr.decode("utf-8", "replace").strip().splitlines()
     why = said[0] if said else _first_line(error)
     return Error(f"the component failed: {why}")
+
+
+def _time_limit(limits):
+    return Error(
+        f"the component did not finish within its time limit of {_seconds(limits.time_limit_ms)}: raise it with "
+        "time_limit (ETCD_INVENTORY_TIME_LIMIT, or time_limit in etcd.ini)"
+    )
 
 
 def _seconds(ms):
