@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import threading
 from dataclasses import dataclass
 from typing import List, Optional
@@ -108,7 +109,9 @@ class Host:
     def resolve(self, args, env, ini=None):
         """Settings from `args` (without the program name), `env` (a mapping, or name and
         value pairs; only the settings' variables are looked at) and `ini` (an etcd.ini as
-        (path, text), see load_ini). Raises UsageError or Error."""
+        (path, text), see load_ini). `--password-file` is read by the component, which sees the
+        filesystem read-only for this call, from "/": give it an absolute path. Raises
+        UsageError or Error."""
         pairs = list(env.items()) if hasattr(env, "items") else list(env)
         ini_record = None
         if ini is not None:
@@ -190,29 +193,31 @@ class Host:
 
     def _call(self, interface, name, limits, *args, files=False):
         """Calls one export in a fresh store within `limits`; returns what it returned."""
-        store = wasmtime.Store(self._engine)
-        wasi = wasmtime.WasiConfig()
-        stderr = bytearray()
-
-        def keep(data):
-            stderr.extend(data[: max(0, MAX_STDERR_BYTES - len(stderr))])
-
-        wasi.stderr_custom = keep
-        if files:  # read only; "." for relative paths, which wasi-libc takes from it
-            wasi.preopen_dir("/", "/", fs_mutable=False)
-            wasi.preopen_dir(os.getcwd(), ".", fs_mutable=False)
-        store.set_wasi(wasi)
-        store.set_wasi_http()
-        store.set_limits(memory_size=limits.memory_mib << 20, table_elements=MAX_TABLE_ELEMENTS)
-        deadline = _Deadline(self._engine, limits, store)
-        try:
-            with deadline:
-                instance = self._linker.instantiate(store, self._component)
-                func = instance.get_func(store, self._export(interface, name))
-                result = func(store, *args)
-                func.post_return(store)
-        except wasmtime.WasmtimeError as e:
-            raise _limit_hit(e, limits, deadline, bytes(stderr)) from None
+        # The component's stderr goes to a file (0600, removed on close): what its runtime says
+        # before a trap names the cause. (A Python callback instead can be called by
+        # wasmtime's runtime thread during interpreter exit, which it does not survive.)
+        with tempfile.NamedTemporaryFile(prefix="etcd-inventory-wasm-", suffix=".stderr") as said:
+            wasi = wasmtime.WasiConfig()
+            wasi.stderr_file = said.name
+            if files:  # read only. The component's working directory is "/": relative paths are taken from there.
+                wasi.preopen_dir("/", "/", fs_mutable=False)
+            store = wasmtime.Store(self._engine)
+            try:
+                store.set_wasi(wasi)
+                store.set_wasi_http()
+                store.set_limits(memory_size=limits.memory_mib << 20, table_elements=MAX_TABLE_ELEMENTS)
+                deadline = _Deadline(self._engine, limits, store)
+                try:
+                    with deadline:
+                        instance = self._linker.instantiate(store, self._component)
+                        func = instance.get_func(store, self._export(interface, name))
+                        result = func(store, *args)
+                        func.post_return(store)
+                except wasmtime.WasmtimeError as e:
+                    raise _limit_hit(e, limits, deadline, said.read(MAX_STDERR_BYTES)) from None
+            finally:
+                # Now, not whenever the garbage collector gets to it (at interpreter exit, say).
+                store.close()
         if deadline.passed:  # an answer that came after the deadline (a wait on etcd) is late too
             raise _time_limit(limits)
         return result

@@ -5,7 +5,8 @@
 
 Settings are the component's to resolve (its `settings` export): the flags and environment
 variables of the etcd-inventory binary, and the etcd.ini named by ETCD_INI_PATH, checked by
-the same code, so nothing is parsed here. No cache of the inventory, no TLS files, no gRPC.
+the same code, so nothing is parsed here (so `--password-file` takes an absolute path: the
+component reads it from "/"). No cache of the inventory, no TLS files, no gRPC.
 As the binary: warnings on stderr after `etcd-inventory: warning: `, an error as one line on
 stderr with nothing on stdout and exit status 1 (2 for a command line it does not take)."""
 
