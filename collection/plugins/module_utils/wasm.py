@@ -9,6 +9,8 @@ the gRPC transport with one line naming the setting."""
 
 from __future__ import annotations
 
+import atexit
+
 from ansible_collections.etcd_inventory.etcd.plugins.module_utils.binary import BinaryError, settings_environment
 
 PACKAGE = "etcd-inventory-wasm"
@@ -40,6 +42,7 @@ def list_inventory(options):
     try:
         if not _HOSTS:
             _HOSTS.append(etcd_inventory_wasm.Host(warn=warnings.append))
+            atexit.register(_HOSTS[0].close)
         host = _HOSTS[0]
         resolved = host.resolve(["--list", *args], env, etcd_inventory_wasm.load_ini(env))
         answer = host.list_inventory(resolved)

@@ -106,6 +106,16 @@ class Host:
         self._linker.add_wasi_http()
         self._exports = {}
 
+    def close(self):
+        """Frees the compiled component and its engine now. A host kept for the life of the
+        process should be closed before it ends (atexit): wasmtime-py's finalizers, run during
+        interpreter shutdown, may find its FFI already gone and print tracebacks."""
+        for index in self._exports.values():
+            index.close()
+        self._exports.clear()
+        for managed in (self._linker, self._component, self._engine):
+            managed.close()
+
     def resolve(self, args, env, ini=None):
         """Settings from `args` (without the program name), `env` (a mapping, or name and
         value pairs; only the settings' variables are looked at) and `ini` (an etcd.ini as
