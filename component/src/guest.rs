@@ -72,7 +72,11 @@ impl wit::Guest for Component {
         from_wit(error).to_string()
     }
 
-    fn describe_warnings(prefix: String, skipped: Option<wit::KeyTally>, invalid_names: Option<wit::KeyTally>) -> Vec<String> {
+    fn describe_warnings(
+        prefix: String,
+        skipped: Option<wit::KeyTally>,
+        invalid_names: Option<wit::KeyTally>,
+    ) -> Vec<String> {
         let tally = |t: wit::KeyTally| Tally {
             count: t.count,
             example: t.example,

@@ -56,8 +56,14 @@ fn python_script_prints_what_the_binary_prints_over_the_gateway() {
         (&defaults, &["--host", "nobody"]),
         (&settings, &["--list"]),
         (&settings, &["--host", "web01"]),
-        (&defaults, &["--list", "--page-size", "2", "--nested-keys", "--typed-values"]),
-        (&defaults, &["--host", "web01", "--prefix", "/ansible/", "--trust-templates"]),
+        (
+            &defaults,
+            &["--list", "--page-size", "2", "--nested-keys", "--typed-values"],
+        ),
+        (
+            &defaults,
+            &["--host", "web01", "--prefix", "/ansible/", "--trust-templates"],
+        ),
         (&generated, &["--list"]),
         (&generated, &["--list", "--typed-values", "--page-size", "500"]),
         (&generated, &["--host", "host42.example.com"]),
@@ -71,8 +77,8 @@ fn python_script_prints_what_the_binary_prints_over_the_gateway() {
             assert!(python.stderr.contains("warning: skipped"), "{args:?}: {python:#?}");
         }
     }
-    let listed: serde_json::Value = serde_json::from_str(&python_script(shared_cache_home(), &generated, &["--list"]).stdout)
-        .expect("JSON");
+    let listed: serde_json::Value =
+        serde_json::from_str(&python_script(shared_cache_home(), &generated, &["--list"]).stdout).expect("JSON");
     assert_eq!(listed["_meta"]["hostvars"].as_object().map(|h| h.len()), Some(3000));
 }
 
@@ -116,7 +122,10 @@ fn cache_file(cache_home: &Path) -> (std::path::PathBuf, (u64, i64, i64)) {
 
 /// Whether loading the component compiled it (`Host.compiled`), with the cache under `home`.
 fn compiled(home: &Path) -> Run {
-    run(&mut python_code(home, "from etcd_inventory_wasm import Host\nprint(Host(warn=print).compiled)"))
+    run(&mut python_code(
+        home,
+        "from etcd_inventory_wasm import Host\nprint(Host(warn=print).compiled)",
+    ))
 }
 
 #[test]
@@ -128,7 +137,10 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
     let first = python_script(home.path(), &env, &["--list"]);
     assert_eq!((first.code, first.stderr.as_str()), (Some(0), ""), "{first:#?}");
     let (path, written) = cache_file(home.path());
-    let dir_mode = std::fs::metadata(path.parent().expect("dir")).expect("dir").permissions().mode();
+    let dir_mode = std::fs::metadata(path.parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
     assert_eq!(dir_mode & 0o777, 0o700, "the cache directory is the user's alone");
     let file_mode = std::fs::metadata(&path).expect("file").permissions().mode();
     assert_eq!(file_mode & 0o777, 0o600, "the cache file is the user's alone");
@@ -136,7 +148,11 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
     assert!(name.contains("-wasmtime-50.0.1"), "keyed by wasmtime's version: {name}");
 
     let second = python_script(home.path(), &env, &["--list"]);
-    assert_eq!((second.code, second.stdout.as_str()), (Some(0), first.stdout.as_str()), "{second:#?}");
+    assert_eq!(
+        (second.code, second.stdout.as_str()),
+        (Some(0), first.stdout.as_str()),
+        "{second:#?}"
+    );
     assert_eq!(cache_file(home.path()).1, written, "a hit leaves the file as it is");
     // The loader says where the code came from: the file, not the compiler.
     let loaded = compiled(home.path());
@@ -162,7 +178,11 @@ fn a_damaged_or_unsafe_cache_is_ignored_with_a_warning() {
     bytes[middle] ^= 0xff;
     std::fs::write(&path, &bytes).expect("damage the cache file");
     let damaged = python_script(home.path(), &env, &["--list"]);
-    assert_eq!((damaged.code, damaged.stdout.as_str()), (Some(0), good.stdout.as_str()), "{damaged:#?}");
+    assert_eq!(
+        (damaged.code, damaged.stdout.as_str()),
+        (Some(0), good.stdout.as_str()),
+        "{damaged:#?}"
+    );
     let warning = format!(
         "etcd-inventory: warning: ignored the compiled component cache file {}: its checksum does not match (a \
          damaged file); compiling again\n",
@@ -171,16 +191,26 @@ fn a_damaged_or_unsafe_cache_is_ignored_with_a_warning() {
     assert_eq!(damaged.stderr, warning, "{damaged:#?}");
     let (_, rewritten) = cache_file(home.path());
     assert_ne!(rewritten, written, "the damaged file is replaced");
-    assert_eq!(python_script(home.path(), &env, &["--list"]).stderr, "", "and the new one is good");
+    assert_eq!(
+        python_script(home.path(), &env, &["--list"]).stderr,
+        "",
+        "and the new one is good"
+    );
 
     // Another program's file under the same name, and a file others may read.
     std::fs::write(&path, b"not a compiled component\n").expect("a foreign file");
     let foreign = python_script(home.path(), &env, &["--list"]);
     assert_eq!(foreign.code, Some(0), "{foreign:#?}");
-    assert!(foreign.stderr.contains("written for another wasmtime or component"), "{foreign:#?}");
+    assert!(
+        foreign.stderr.contains("written for another wasmtime or component"),
+        "{foreign:#?}"
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let open = python_script(home.path(), &env, &["--list"]);
-    assert!(open.stderr.contains("group or others may use it (mode 0644)"), "{open:#?}");
+    assert!(
+        open.stderr.contains("group or others may use it (mode 0644)"),
+        "{open:#?}"
+    );
     assert_eq!(
         std::fs::metadata(&path).expect("file").permissions().mode() & 0o777,
         0o600,
@@ -192,9 +222,14 @@ fn a_damaged_or_unsafe_cache_is_ignored_with_a_warning() {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let (_, before) = cache_file(home.path());
     let unsafe_dir = python_script(home.path(), &env, &["--list"]);
-    assert_eq!((unsafe_dir.code, unsafe_dir.stdout.as_str()), (Some(0), good.stdout.as_str()));
+    assert_eq!(
+        (unsafe_dir.code, unsafe_dir.stdout.as_str()),
+        (Some(0), good.stdout.as_str())
+    );
     assert!(
-        unsafe_dir.stderr.contains("not caching the compiled component: the directory")
+        unsafe_dir
+            .stderr
+            .contains("not caching the compiled component: the directory")
             && unsafe_dir.stderr.contains("is writable by group or others (mode 0777)"),
         "{unsafe_dir:#?}"
     );
@@ -211,8 +246,10 @@ fn the_limits_trip_with_their_one_line_messages() {
     assert_eq!(fits.code, Some(0), "{fits:#?}");
     let memory = "memory_limit (ETCD_INVENTORY_MEMORY_LIMIT, or memory_limit in etcd.ini)";
     // Below what 5,000 hosts need, and below the component's initial memory.
-    python_script(cache, &[endpoint, ("ETCD_INVENTORY_MEMORY_LIMIT", "4")], &["--list"])
-        .failure(&["the component needed more memory than its limit of 4 MiB: raise it with", memory]);
+    python_script(cache, &[endpoint, ("ETCD_INVENTORY_MEMORY_LIMIT", "4")], &["--list"]).failure(&[
+        "the component needed more memory than its limit of 4 MiB: raise it with",
+        memory,
+    ]);
     python_script(cache, &[endpoint, ("ETCD_INVENTORY_MEMORY_LIMIT", "1")], &["--list"])
         .failure(&["memory than its limit of 1 MiB", memory]);
     // etcd.ini sets it too.
@@ -224,8 +261,10 @@ fn the_limits_trip_with_their_one_line_messages() {
 
     let time = "time_limit (ETCD_INVENTORY_TIME_LIMIT, or time_limit in etcd.ini)";
     // Busy wasm: far less time than 55,000 variables take to build.
-    python_script(cache, &[endpoint, ("ETCD_INVENTORY_TIME_LIMIT", "5ms")], &["--list"])
-        .failure(&["the component did not finish within its time limit of 5 ms: raise it with", time]);
+    python_script(cache, &[endpoint, ("ETCD_INVENTORY_TIME_LIMIT", "5ms")], &["--list"]).failure(&[
+        "the component did not finish within its time limit of 5 ms: raise it with",
+        time,
+    ]);
     // A wait on etcd that the request timeout would allow.
     let stalled = StallingServer::start();
     let started = Instant::now();
@@ -269,9 +308,18 @@ fn python_script_reports_errors_on_one_stderr_line() {
     // A command line the component does not take: exit 2, as the binary's.
     for args in [&["--list", "--bogus"][..], &["--graph"], &[]] {
         let usage = python_script(cache, &[], args);
-        assert_eq!((usage.code, usage.stdout.as_str()), (Some(2), ""), "{args:?}: {usage:#?}");
+        assert_eq!(
+            (usage.code, usage.stdout.as_str()),
+            (Some(2), ""),
+            "{args:?}: {usage:#?}"
+        );
         assert_eq!(usage.stderr.lines().count(), 1, "{usage:#?}");
-        assert!(usage.stderr.starts_with("etcd-inventory: usage: etcd-inventory-wasm --list"), "{usage:#?}");
+        assert!(
+            usage
+                .stderr
+                .starts_with("etcd-inventory: usage: etcd-inventory-wasm --list"),
+            "{usage:#?}"
+        );
     }
 }
 
@@ -286,7 +334,13 @@ fn python_script_reads_an_absolute_password_file_as_the_binary_does() {
     std::fs::write(&password, "alice-Secret-2\n").expect("password file");
     std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let env = [("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str())];
-    let args = ["--list", "--user", "alice", "--password-file", password.to_str().expect("utf-8")];
+    let args = [
+        "--list",
+        "--user",
+        "alice",
+        "--password-file",
+        password.to_str().expect("utf-8"),
+    ];
     let python = python_script(shared_cache_home(), &env, &args);
     assert_eq!(python.code, Some(0), "{python:#?}");
     assert_eq!(python.stdout, binary_gateway(&env, &args).stdout);
@@ -297,8 +351,12 @@ fn python_script_reads_an_absolute_password_file_as_the_binary_does() {
         .args(["--list", "--user", "alice", "--password-file", "password"])
         .current_dir(dir.path()));
     relative.failure(&["cannot read the password file password (--password-file)"]);
-    let wrong = [("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str()), ("ETCDCTL_USER", "alice:wrong")];
-    let line = python_script(shared_cache_home(), &wrong, &["--list"]).failure(&["refused the password of user \"alice\""]);
+    let wrong = [
+        ("ETCDCTL_ENDPOINTS", etcd.endpoint.as_str()),
+        ("ETCDCTL_USER", "alice:wrong"),
+    ];
+    let line =
+        python_script(shared_cache_home(), &wrong, &["--list"]).failure(&["refused the password of user \"alice\""]);
     assert!(!line.contains("wrong"), "the password stays out of the error: {line}");
 }
 
@@ -339,9 +397,15 @@ mod plugin {
     /// `ansible-inventory -i SOURCE --list` with the package on PYTHONPATH and `env`.
     fn inventory(source: &Path, etcd: &Etcd, env: &[(&str, &str)]) -> Run {
         let (mut command, _home) = collection_command("ansible-inventory", source, etcd);
-        command.arg("--list").env("PYTHONPATH", site()).envs(env.iter().copied());
+        command
+            .arg("--list")
+            .env("PYTHONPATH", site())
+            .envs(env.iter().copied());
         let ran = run(&mut command);
-        assert!(!ran.stderr.contains("Traceback"), "nothing left to Python's exit: {ran:#?}");
+        assert!(
+            !ran.stderr.contains("Traceback"),
+            "nothing left to Python's exit: {ran:#?}"
+        );
         ran
     }
 
@@ -370,24 +434,48 @@ mod plugin {
         etcd.load("/generated", &generated(3000));
         etcd.put(&[
             ("/ansible/hostvars/web02/motd", "{{ 7*6 }}"),
-            ("/ansible/hostvars/web02/limits", r#"{"files": 4096, "names": ["a", "b"]}"#),
+            (
+                "/ansible/hostvars/web02/limits",
+                r#"{"files": 4096, "names": ["a", "b"]}"#,
+            ),
             ("/ansible/hostvars/db01/nginx/worker/count", "4"),
             ("/ansible/groupvars/web/enabled", "true"),
         ]);
         let dir = tempfile::tempdir().expect("temp dir");
-        for extra in ["", "trust_templates: true\n", "typed_values: true\nnested_keys: true\n", "prefix: /generated\n"] {
-            let wasm = listed(&source(dir.path(), "wasm.etcd.yml", &etcd, "backend: wasm\n", extra), &etcd, &[]);
-            let binary = listed(&source(dir.path(), "binary.etcd.yml", &etcd, "backend: binary\n", extra), &etcd, &[]);
+        for extra in [
+            "",
+            "trust_templates: true\n",
+            "typed_values: true\nnested_keys: true\n",
+            "prefix: /generated\n",
+        ] {
+            let wasm = listed(
+                &source(dir.path(), "wasm.etcd.yml", &etcd, "backend: wasm\n", extra),
+                &etcd,
+                &[],
+            );
+            let binary = listed(
+                &source(dir.path(), "binary.etcd.yml", &etcd, "backend: binary\n", extra),
+                &etcd,
+                &[],
+            );
             assert_eq!(wasm, binary, "{extra:?}: the same inventory");
             for (group, body) in binary.as_object().expect("an object") {
                 for list in ["hosts", "children"] {
-                    assert_eq!(wasm[group][list].to_string(), body[list].to_string(), "{extra:?}: {group}.{list} in order");
+                    assert_eq!(
+                        wasm[group][list].to_string(),
+                        body[list].to_string(),
+                        "{extra:?}: {group}.{list} in order"
+                    );
                 }
             }
         }
         // The environment variable picks the backend too.
         let plain = source(dir.path(), "env.etcd.yml", &etcd, "", "");
-        let through_env = listed(&plain, &etcd, &[("ETCD_INVENTORY_BACKEND", "wasm"), ("PATH", "/usr/bin:/bin")]);
+        let through_env = listed(
+            &plain,
+            &etcd,
+            &[("ETCD_INVENTORY_BACKEND", "wasm"), ("PATH", "/usr/bin:/bin")],
+        );
         assert_eq!(through_env["web"]["hosts"], json!(["web01", "web02"]));
     }
 
@@ -414,7 +502,10 @@ mod plugin {
         }
         // backend: binary still wants the binary.
         let source = source(dir.path(), "inventory.etcd.yml", &etcd, "backend: binary\n", "");
-        assert_failed_source(&inventory(&source, &etcd, &no_binary), &["etcd-inventory was not found on PATH"]);
+        assert_failed_source(
+            &inventory(&source, &etcd, &no_binary),
+            &["etcd-inventory was not found on PATH"],
+        );
     }
 
     #[test]
@@ -423,14 +514,36 @@ mod plugin {
         etcd.load("/ansible", SAMPLE_KV);
         let dir = tempfile::tempdir().expect("temp dir");
         for (extra, needles) in [
-            ("cacert: /etc/ssl/ca.pem\n", &["etcd-inventory failed", "ETCDCTL_CACERT", "use the etcd-inventory binary"][..]),
-            ("cert: /c.pem\nkey: /k.pem\n", &["etcd-inventory failed", "--cacert/--cert/--key"]),
-            ("transport: grpc\n", &["etcd-inventory failed: transport grpc is set", "ETCD_INVENTORY_TRANSPORT"]),
+            (
+                "cacert: /etc/ssl/ca.pem\n",
+                &[
+                    "etcd-inventory failed",
+                    "ETCDCTL_CACERT",
+                    "use the etcd-inventory binary",
+                ][..],
+            ),
+            (
+                "cert: /c.pem\nkey: /k.pem\n",
+                &["etcd-inventory failed", "--cacert/--cert/--key"],
+            ),
+            (
+                "transport: grpc\n",
+                &[
+                    "etcd-inventory failed: transport grpc is set",
+                    "ETCD_INVENTORY_TRANSPORT",
+                ],
+            ),
         ] {
             let source = source(dir.path(), "inventory.etcd.yml", &etcd, "backend: wasm\n", extra);
             assert_failed_source(&inventory(&source, &etcd, &[]), needles);
         }
-        let gateway = source(dir.path(), "inventory.etcd.yml", &etcd, "backend: wasm\n", "transport: gateway\n");
+        let gateway = source(
+            dir.path(),
+            "inventory.etcd.yml",
+            &etcd,
+            "backend: wasm\n",
+            "transport: gateway\n",
+        );
         assert_eq!(listed(&gateway, &etcd, &[])["web"]["hosts"], json!(["web01", "web02"]));
     }
 
@@ -444,12 +557,21 @@ mod plugin {
         let source_with = |extra: &str| source(dir.path(), "inventory.etcd.yml", &etcd, "backend: wasm\n", extra);
         let ran = inventory(&source_with(""), &etcd, &[]);
         assert_eq!(ran.code, Some(0), "{ran:#?}");
-        assert!(ran.stderr.contains("[WARNING]: etcd-inventory: skipped 1 key(s)"), "{ran:#?}");
+        assert!(
+            ran.stderr.contains("[WARNING]: etcd-inventory: skipped 1 key(s)"),
+            "{ran:#?}"
+        );
         assert!(!ran.stderr.contains("ERROR"), "{ran:#?}");
         let ran = inventory(&source_with("prefix: /generated\nmemory_limit: 4\n"), &etcd, &[]);
-        assert_failed_source(&ran, &["etcd-inventory failed: the component needed more memory than its limit of 4 MiB"]);
+        assert_failed_source(
+            &ran,
+            &["etcd-inventory failed: the component needed more memory than its limit of 4 MiB"],
+        );
         let ran = inventory(&source_with("prefix: /generated\ntime_limit: 5ms\n"), &etcd, &[]);
-        assert_failed_source(&ran, &["etcd-inventory failed: the component did not finish within its time limit of 5 ms"]);
+        assert_failed_source(
+            &ran,
+            &["etcd-inventory failed: the component did not finish within its time limit of 5 ms"],
+        );
     }
 
     #[test]

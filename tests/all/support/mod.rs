@@ -10,13 +10,13 @@
 
 #[cfg(feature = "ansible")]
 pub mod collection;
-#[cfg(feature = "python")]
-pub mod python;
 pub mod etcd;
 pub mod http_stub;
 pub mod mover;
 pub mod pki;
 pub mod proxy;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod stall;
 
 use std::path::{Path, PathBuf};

@@ -40,7 +40,15 @@ pub fn site() -> &'static Path {
         let wheels = dir.path().join("wheels");
         // Offline: hatchling comes from .venv-python (--no-build-isolation), nothing from an index.
         let built = run(clean_command(python())
-            .args(["-m", "pip", "wheel", "--no-deps", "--no-index", "--no-build-isolation", "--wheel-dir"])
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-index",
+                "--no-build-isolation",
+                "--wheel-dir",
+            ])
             .arg(&wheels)
             .arg(repo_root().join("embed/python"))
             .env("ETCD_INVENTORY_WASM", &wasm)
@@ -72,9 +80,7 @@ pub fn site() -> &'static Path {
 /// cache under `cache_home` (`XDG_CACHE_HOME`) and no settings variable of the caller's.
 pub fn script(cache_home: &Path) -> Command {
     let mut command = clean_command(site().join("bin/etcd-inventory-wasm"));
-    command
-        .env("PYTHONPATH", site())
-        .env("XDG_CACHE_HOME", cache_home);
+    command.env("PYTHONPATH", site()).env("XDG_CACHE_HOME", cache_home);
     command
 }
 
