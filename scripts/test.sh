@@ -9,9 +9,9 @@
 #
 # The matrix: every test against etcd 3.4 and ansible-core 2.19; the integration tests again
 # against etcd 3.5; the tests that ran Ansible again under each older ansible-core. Every run
-# has --all-features: the tests that need Ansible, the wasmtime CLI or Node are behind host
-# features (`ansible`, `wasmtime-cli`, `node`, `python`) that plain `cargo test` leaves off, and with
-# them on, a missing tool fails its tests rather than skipping them.
+# has --all-features: the tests that need Ansible, the wasmtime CLI, Node or wasmtime-py are
+# behind host features (`ansible`, `wasmtime-cli`, `node`, `python`) that plain `cargo test`
+# leaves off, and with them on, a missing tool fails its tests rather than skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

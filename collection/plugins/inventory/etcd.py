@@ -16,9 +16,9 @@ description:
   - Values are not trusted as templates unless O(trust_templates) is set; Vault ciphertexts stored as values
     become Ansible's encrypted values, decrypted where used.
   - The configuration file's name must end in C(etcd.yml) or C(etcd.yaml), for example C(inventory.etcd.yml).
-  - Every option below but O(plugin), O(backend), O(executable) and the C(constructed) ones is a setting of the binary, with
-    the same environment variable; unset, the binary reads it from etcd.ini (O(ini_path)) or applies its default,
-    as it does as an inventory script.
+  - Every option below but O(plugin), O(backend), O(executable) and the C(constructed) ones is a setting of the
+    binary, with the same environment variable; unset, the binary reads it from etcd.ini (O(ini_path)) or applies
+    its default, as it does as an inventory script.
 extends_documentation_fragment:
   - constructed
   - etcd_inventory.etcd.settings
