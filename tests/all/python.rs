@@ -93,7 +93,8 @@ fn python_reads_the_inventory_as_typed_data() {
                 data = host.read_inventory(resolved)\n\
                 for g in data['groups']:\n\
                 \x20   print(g['name'], ' '.join(g['hosts']), ' '.join(g['children']), ' '.join(v['name'] for v in g['vars']))\n\
-                print(len(data['hosts']), data['key_count'], data['revision'], data['warnings'])\n";
+                print(len(data['hosts']), data['key_count'], data['revision'], data['warnings'])\n\
+                print(host.inventory_unchanged(resolved, data['revision'], data['key_count']) is not None)\n";
     let ran = run(python_code(shared_cache_home(), code).env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
     assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "{ran:#?}");
     let keys = etcd.get_prefix("/ansible/").len();
@@ -104,8 +105,19 @@ fn python_reads_the_inventory_as_typed_data() {
         "ungrouped bastion  ".to_string(),
         "web web01 web02  http_port".to_string(),
         format!("4 {keys} {} []", etcd.revision()),
+        // Unchanged as of a revision (Some), which it is.
+        "True".to_string(),
     ];
     assert_eq!(ran.stdout.lines().collect::<Vec<_>>(), expected, "{ran:#?}");
+    // A key written under the prefix since: changed (None).
+    let (revision, count) = (etcd.revision(), keys);
+    etcd.put(&[("/ansible/hostvars/web01/new", "1")]);
+    let code = format!(
+        "import os\nfrom etcd_inventory_wasm import Host\nhost = Host()\n\
+         print(host.inventory_unchanged(host.resolve(['--list'], os.environ), {revision}, {count}))\n"
+    );
+    let ran = run(python_code(shared_cache_home(), &code).env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(0), "None\n"), "{ran:#?}");
 }
 
 /// The one compile-cache file under `cache_home`: its path, and what a rewrite changes.
