@@ -34,6 +34,8 @@ MAX_STDERR_BYTES = 4096
 RESOLVE_LIMITS_MIB, RESOLVE_LIMITS_MS = 256, 30_000
 # Most table elements, as the binary allows.
 MAX_TABLE_ELEMENTS = 1 << 20
+# The largest .wasm read (ours is under 1 MiB).
+MAX_WASM_BYTES = 32 << 20
 # The largest etcd.ini read (the component's own bound, MAX_INI_BYTES).
 MAX_INI_BYTES = 1 << 20
 
@@ -92,9 +94,11 @@ class Host:
         warn = warn or (lambda line: None)
         try:
             with open(wasm_path, "rb") as f:
-                wasm = f.read()
+                wasm = f.read(MAX_WASM_BYTES + 1)
         except OSError as e:
             raise Error(f"cannot read the component {wasm_path}: {e.strerror or e}") from None
+        if len(wasm) > MAX_WASM_BYTES:
+            raise Error(f"the component {wasm_path} is larger than {MAX_WASM_BYTES >> 20} MiB: not etcd-inventory's")
         self._engine = wasmtime.Engine(engine_config())
         directory = cache.default_directory() if cache_dir is None else cache_dir
         try:
