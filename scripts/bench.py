@@ -16,6 +16,12 @@ With --ansible (issue 20), instead: for each N of --sizes, `ansible-playbook --l
 `ansible-inventory --list` (ansible-core from $ANSIBLE_BIN_DIR, else .venv/bin) through the
 collection's inventory plugin (built and installed by ansible-galaxy) and through the binary as an
 inventory script, in alternating rounds after a warm-up of each, and their ratio.
+With --python (issue 21), instead: for each N of --sizes, the component in Python
+(embed/python, built around the binary's .wasm and installed into a temporary directory) as
+an inventory script and through the plugin's `backend: wasm`, each on a first run (an empty
+compile cache) and a second run (from the cache), beside the binary over gRPC and the gateway
+and the plugin's `backend: binary`, after a check that the Python host prints the binary's
+bytes.
 With --compare (issue 7), instead: for each N of --sizes, one fresh etcd holding N hosts
 (loaded by our own `import`, and into the v2 keyspace too for the classic script), our --list
 (gRPC and gateway) against etcdctl and curl (etcd's gRPC and JSON gateway floors), the classic
@@ -30,6 +36,7 @@ Usage: scripts/bench.py [--hosts 10000] [--runs 5] [--bin target/release/etcd-in
        scripts/bench.py --compare [--sizes 1000,10000,100000] [--runs 5] [--classic PATH | --no-classic] [--disk]
                         [--baseline OLD_BINARY] [--out docs/bench]
        scripts/bench.py --ansible [--sizes 10000,100000] [--runs 5]
+       scripts/bench.py --python [--sizes 1000,10000] [--runs 5]
 """
 import argparse
 import base64
@@ -1032,6 +1039,87 @@ def bench_ansible(args, binary):
         print(f"| {hosts:,} | `{what}` | {fmt_s(plugin)} | {fmt_s(script)} | {plugin / script:.2f}x |")
 
 
+def install_python_host(work, binary):
+    """embed/python built (pip wheel, offline, with .venv-python's hatchling) around the .wasm
+    `binary` writes, and installed into a directory for PYTHONPATH; returns that directory."""
+    python = os.path.join(REPO, ".venv-python", "bin", "python")
+    if not os.access(python, os.X_OK):
+        raise SystemExit(f"{python}: not found (scripts/test.sh makes .venv-python)")
+    wasm = os.path.join(work, "etcd_inventory.wasm")
+    subprocess.run([binary, "component", "--output", wasm], check=True, stdout=subprocess.DEVNULL, timeout=60)
+    wheels, site = os.path.join(work, "wheels"), os.path.join(work, "site")
+    quiet = {"stdout": subprocess.DEVNULL, "check": True, "timeout": 300}
+    subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
+                    "--wheel-dir", wheels, os.path.join(REPO, "embed", "python")],
+                   env={**os.environ, "ETCD_INVENTORY_WASM": wasm}, **quiet)
+    [wheel] = glob.glob(os.path.join(wheels, "*.whl"))
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", site, wheel],
+                   **quiet)
+    return site
+
+
+def bench_python(args, binary):
+    """--python (issue 21): at each N of --sizes, the component in Python (embed/python's
+    inventory script) and the plugin's `backend: wasm` (`ansible-inventory --list`), each on
+    a first run (an empty compile cache: it compiles) and a second (from the cache), beside
+    the binary (gRPC and gateway) and the plugin's `backend: binary`; alternating rounds."""
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    work = tempfile.mkdtemp(prefix="etcd-inventory-python-")
+    rows = []
+    try:
+        site = install_python_host(work, binary)
+        script = os.path.join(site, "bin", "etcd-inventory-wasm")
+        collections = install_collection(work)
+        sources = {}
+        for backend in ("binary", "wasm"):
+            sources[backend] = os.path.join(work, f"{backend}.etcd.yml")
+            with open(sources[backend], "w") as f:
+                f.write(f"plugin: etcd_inventory.etcd.etcd\nprefix: /bench\nbackend: {backend}\n")
+        warm = os.path.join(work, "warm-cache")
+        for hosts in sizes:
+            etcd, client, data = start_etcd(args.disk)
+            try:
+                load(client, "/bench", hosts)
+                env = {"PATH": os.path.dirname(binary) + os.pathsep + os.environ.get("PATH", ""), "HOME": work,
+                       "ETCDCTL_ENDPOINTS": client, "ETCD_INVENTORY_PREFIX": "/bench", "PYTHONPATH": site,
+                       "ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+                       "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true", "XDG_CACHE_HOME": warm}
+                expected = run_output([binary, "--list", "--transport", "gateway"], env)
+                if run_output([script, "--list"], env) != expected:
+                    raise SystemExit(f"{hosts} hosts: the Python host's --list differs from the binary's")
+                inventory = ansible_tool("ansible-inventory")
+                readers = {
+                    "binary --list (gRPC)": ([binary, "--list"], False),
+                    "binary --list --transport gateway": ([binary, "--list", "--transport", "gateway"], False),
+                    "Python host --list, first run": ([script, "--list"], True),
+                    "Python host --list, second run": ([script, "--list"], False),
+                    "plugin backend: binary": ([inventory, "-i", sources["binary"], "--list"], False),
+                    "plugin backend: wasm, first run": ([inventory, "-i", sources["wasm"], "--list"], True),
+                    "plugin backend: wasm, second run": ([inventory, "-i", sources["wasm"], "--list"], False),
+                }
+                times = {name: [] for name in readers}
+                # A warm-up round (it fills the warm cache), then alternating rounds.
+                for _ in range(args.runs + 1):
+                    for name, (cmd, cold) in readers.items():
+                        cache = tempfile.mkdtemp(dir=work) if cold else warm
+                        t, _ = measure(cmd, {**env, "XDG_CACHE_HOME": cache}, 1)
+                        times[name].append(t[0])
+                        if cold:
+                            shutil.rmtree(cache, ignore_errors=True)
+                for name in readers:
+                    median = statistics.median(times[name][1:])
+                    rows.append((hosts, name, median))
+                    print(f"{hosts} hosts, {name}: {fmt_s(median)} (median of {args.runs})")
+            finally:
+                stop_etcd(etcd, data)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n| reader | {' | '.join(f'{n:,} hosts' for n in sizes)} |\n|---|{'---|' * len(sizes)}")
+    for name in dict.fromkeys(name for _, name, _ in rows):
+        cells = [fmt_s(t) for n in sizes for h, r, t in rows if h == n and r == name]
+        print(f"| {name} | {' | '.join(cells)} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=10000)
@@ -1046,8 +1134,11 @@ def main():
     ap.add_argument("--ansible", action="store_true",
                     help="instead: ansible-playbook --list-hosts and ansible-inventory --list through the "
                     "collection's inventory plugin against the binary as a script, at each of --sizes")
+    ap.add_argument("--python", action="store_true",
+                    help="instead: the component in Python (embed/python) and the plugin's backend: wasm, first "
+                    "and second run, beside the binary, at each of --sizes")
     ap.add_argument("--sizes", default="1000,10000,100000",
-                    help="--compare, --ansible: host counts, comma-separated")
+                    help="--compare, --ansible, --python: host counts, comma-separated")
     ap.add_argument("--classic", help="--compare: the seed file holding the classic script "
                     f"(default: {DEFAULT_CLASSIC} if it exists, else the classic script is skipped)")
     ap.add_argument("--baseline", help="--compare: another etcd-inventory binary (an earlier build) timed "
@@ -1065,6 +1156,8 @@ def main():
             compare(args)
         elif args.ansible:
             bench_ansible(args, binary)
+        elif args.python:
+            bench_python(args, binary)
         else:
             bench(args, binary)
     finally:

@@ -111,3 +111,42 @@ ensure_node() {
         (cd embed/node && npm ci --no-audit --no-fund)
     fi
 }
+
+# ensure_pip_packages VENV REQUIREMENT...: each NAME==VERSION installed in the venv VENV
+# (created when missing).
+ensure_pip_packages() {
+    local venv=$1 requirement missing=()
+    shift
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" 2>/dev/null || {
+        ensure_apt_tools :python3-venv
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    }
+    for requirement in "$@"; do
+        if [ "$("$venv/bin/python" -c 'import importlib.metadata as m, sys
+try:
+    print(m.version(sys.argv[1]))
+except m.PackageNotFoundError:
+    pass' "${requirement%%==*}")" != "${requirement#*==}" ]; then
+            missing+=("$requirement")
+        fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        step "installing ${missing[*]} into $venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "${missing[@]}"
+    fi
+}
+
+# embed/python (the component in Python): .venv-python with wasmtime-py and the build
+# backend, at the versions embed/python/pyproject.toml pins (the tests build the package
+# from the tree, offline, with it), and wasmtime-py in each Ansible's venv, for the plugin's
+# `backend: wasm`.
+ensure_python_host() {
+    local wasmtime hatchling venv
+    wasmtime=$(grep -o '"wasmtime==[0-9.]*"' embed/python/pyproject.toml | tr -d '"')
+    hatchling=$(grep -o '"hatchling==[0-9.]*"' embed/python/pyproject.toml | tr -d '"')
+    ensure_pip_packages .venv-python "$wasmtime" "$hatchling"
+    for venv in .venv $(older_ansible_venvs); do
+        ensure_pip_packages "$venv" "$wasmtime"
+    done
+}

@@ -3,14 +3,15 @@
 # on a brand-new machine: the wasm32-wasip2 target, Debian's etcd-server (etcd 3.4, the real
 # etcd the tests start), etcd 3.5.1 in .tools/, protoc (etcd-client's build needs it),
 # ansible-core 2.19 in .venv and the newest 2.16, 2.17 and 2.18 in .venv-ansible-2.1x, the
-# stock wasmtime CLI of the same version as our wasmtime crates (a lean build), and Node with
-# embed/node's pinned jco.
+# stock wasmtime CLI of the same version as our wasmtime crates (a lean build), Node with
+# embed/node's pinned jco, and wasmtime-py (embed/python's pin) in .venv-python and in each
+# Ansible's venv.
 #
 # The matrix: every test against etcd 3.4 and ansible-core 2.19; the integration tests again
 # against etcd 3.5; the tests that ran Ansible again under each older ansible-core. Every run
-# has --all-features: the tests that need Ansible, the wasmtime CLI or Node are behind host
-# features (`ansible`, `wasmtime-cli`, `node`) that plain `cargo test` leaves off, and with
-# them on, a missing tool fails its tests rather than skipping them.
+# has --all-features: the tests that need Ansible, the wasmtime CLI, Node or wasmtime-py are
+# behind host features (`ansible`, `wasmtime-cli`, `node`, `python`) that plain `cargo test`
+# leaves off, and with them on, a missing tool fails its tests rather than skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,6 +23,7 @@ ensure_older_ansibles
 ensure_etcd35
 ensure_wasmtime_cli
 ensure_node
+ensure_python_host
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

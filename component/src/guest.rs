@@ -6,9 +6,9 @@ use std::io::Write as _;
 
 use crate::error::Error;
 use crate::etcd::{Etcd, EtcdError, Page, RangeStamp};
-use crate::inventory::{LayoutError, Tally, Vars};
-use crate::layout::KeyRange;
-use crate::settings::{self, Credentials, Settings};
+use crate::inventory::{LayoutError, Tally, Vars, Warnings};
+use crate::layout::{KeyRange, Prefix};
+use crate::settings::{self, Credentials, Settings, Transport};
 use crate::values::ValueRules;
 use crate::{Answer, Listed, cli};
 
@@ -72,6 +72,22 @@ impl wit::Guest for Component {
         from_wit(error).to_string()
     }
 
+    fn describe_warnings(
+        prefix: String,
+        skipped: Option<wit::KeyTally>,
+        invalid_names: Option<wit::KeyTally>,
+    ) -> Vec<String> {
+        let tally = |t: wit::KeyTally| Tally {
+            count: t.count,
+            example: t.example,
+        };
+        let warnings = Warnings {
+            skipped: skipped.map(tally),
+            invalid_names: invalid_names.map(tally),
+        };
+        warnings.lines(&Prefix::new(&prefix))
+    }
+
     fn inventory_unchanged(options: wit::Options, revision: i64, key_count: u64) -> Result<Option<i64>, wit::Error> {
         let settings = from_options(options)?;
         Ok(crate::inventory_unchanged(
@@ -105,7 +121,7 @@ impl exports::wasi::cli::run::Guest for Component {
         let env = |name: &str| std::env::var(name).ok();
         let result = settings::load_ini(&env, Some(std::path::Path::new(&program)))
             .and_then(|ini| settings::resolve(&flags, &env, ini.as_ref()))
-            .and_then(refuse_tls_files)
+            .and_then(refuse_binary_only)
             .and_then(|settings| {
                 let mut etcd = ImportedEtcd::connect(&settings)?;
                 let answer = match &mode {
@@ -131,6 +147,24 @@ impl exports::wasi::cli::run::Guest for Component {
                 Err(())
             }
         }
+    }
+}
+
+/// What only the `etcd-inventory` binary does, refused with the reason rather than
+/// ignored: TLS files and the gRPC transport.
+fn refuse_binary_only(settings: Settings) -> Result<Settings, Error> {
+    refuse_tls_files(settings).and_then(refuse_grpc)
+}
+
+/// A component host reaches etcd through `wasi:http`, i.e. its JSON gateway: a gRPC
+/// transport set anywhere (the binary's default is no one's choice) is refused.
+fn refuse_grpc(settings: Settings) -> Result<Settings, Error> {
+    match (settings.transport, &settings.transport_source) {
+        (Transport::Grpc, Some(source)) => Err(Error::InvalidOptions(format!(
+            "transport grpc is set (from {source}), but a component host reaches etcd only through its JSON \
+             gateway (wasi:http): set transport to gateway or leave it unset, or use the etcd-inventory binary"
+        ))),
+        _ => Ok(settings),
     }
 }
 

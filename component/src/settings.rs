@@ -88,6 +88,10 @@ pub struct Settings {
     pub tls: TlsFiles,
     /// How the native host carries the component's requests to etcd.
     pub transport: Transport,
+    /// Where `transport` was set (`environment variable ...`, `etcd.ini at ...`), or none
+    /// when it is the default: component hosts, which have only the gateway, refuse a `grpc`
+    /// that someone set rather than ignore it.
+    pub transport_source: Option<String>,
     /// What the native host lets the component use.
     pub limits: SandboxLimits,
     /// The `--list` cache, which the native host keeps.
@@ -230,6 +234,7 @@ impl Settings {
             credentials,
             tls: TlsFiles::default(),
             transport: Transport::default(),
+            transport_source: None,
             limits: SandboxLimits::default(),
             cache: CacheSettings::default(),
         })
@@ -369,6 +374,7 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         ));
     }
 
+    let (transport, transport_source) = transport(&sources)?;
     Ok(Settings {
         endpoints,
         prefix: Prefix::new(&prefix),
@@ -382,7 +388,8 @@ pub fn resolve(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, ini: Option<
         },
         credentials: credentials(&sources)?,
         tls,
-        transport: transport(&sources)?,
+        transport,
+        transport_source,
         limits: limits(&sources)?,
         cache: cache_settings(&sources)?,
     })
@@ -401,12 +408,13 @@ fn limits(sources: &Sources) -> Result<SandboxLimits, Error> {
     })
 }
 
-fn transport(sources: &Sources) -> Result<Transport, Error> {
+/// The transport, and where it was set (none: the default).
+fn transport(sources: &Sources) -> Result<(Transport, Option<String>), Error> {
     match sources.get(&TRANSPORT) {
-        None => Ok(Transport::default()),
+        None => Ok((Transport::default(), None)),
         Some(s) => match s.value.trim().to_ascii_lowercase().as_str() {
-            "grpc" => Ok(Transport::Grpc),
-            "gateway" => Ok(Transport::Gateway),
+            "grpc" => Ok((Transport::Grpc, Some(s.source))),
+            "gateway" => Ok((Transport::Gateway, Some(s.source))),
             _ => Err(invalid(&s, "expected grpc or gateway")),
         },
     }
@@ -891,7 +899,12 @@ mod tests {
             };
             let mut flags = Flags::default();
             flags.set(setting, value.to_string());
-            let given = resolve(&flags, &home, None);
+            // Where the transport came from is kept (component hosts refuse a grpc someone
+            // set); the value is what must match.
+            let given = resolve(&flags, &home, None).map(|s| Settings {
+                transport_source: None,
+                ..s
+            });
             assert_eq!(given.as_ref(), Ok(&nothing), "{} {value}", setting.flag_name());
         }
     }

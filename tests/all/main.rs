@@ -1,9 +1,9 @@
 //! Integration tests: every test starts its own real etcd on a free loopback port (killed
 //! when the test ends) and runs the real `etcd-inventory` binary, the real
-//! `ansible-inventory`, the stock `wasmtime` CLI and Node against it. scripts/test.sh
+//! `ansible-inventory`, the stock `wasmtime` CLI, Node and Python against it. scripts/test.sh
 //! installs those tools. Only etcd is needed by default: the tests that need another tool
-//! come with the host crate's feature of that tool (`ansible`, `wasmtime-cli`, `node`; all
-//! three: `external-tools`), which scripts/test.sh turns on.
+//! come with the host crate's feature of that tool (`ansible`, `wasmtime-cli`, `node`,
+//! `python`; all four: `external-tools`), which scripts/test.sh turns on.
 
 mod support;
 
@@ -32,6 +32,8 @@ mod modules;
 mod node;
 #[cfg(feature = "ansible")]
 mod plugin;
+#[cfg(feature = "python")]
+mod python;
 mod register;
 mod sandbox;
 mod settings;

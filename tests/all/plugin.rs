@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::support::collection::collection_command;
 use crate::support::etcd::free_port;
-use crate::support::{Etcd, Run, SAMPLE_KV, ansible_program, ansible_version, binary, clean_command, repo_root, run};
+use crate::support::{
+    Etcd, Run, SAMPLE_KV, ansible_program, ansible_version, binary, clean_command, generated, repo_root, run,
+};
 
 const TRUST: (&str, &str) = ("ETCD_INVENTORY_TRUST_TEMPLATES", "true");
 const TYPED: (&str, &str) = ("ETCD_INVENTORY_TYPED_VALUES", "true");
@@ -128,36 +130,6 @@ fn the_plugin_lists_what_the_script_lists_values_vault_and_types_included() {
     );
     assert_eq!(ran.code, Some(0), "{ran:#?}");
     assert!(ran.stdout.contains(r#""secret": "plain-s3cret-value""#), "{ran:#?}");
-}
-
-/// A generated inventory of `hosts` hosts: names out of sorted order, each in one or two of
-/// 20 groups under 4 parents, three variables each, group variables.
-fn generated(hosts: usize) -> String {
-    let mut kv = String::new();
-    for g in 0..20 {
-        kv.push_str(&format!(
-            "groups/parent{}/group{g}\ngroupvars/group{g}/tier=t{g}\n",
-            g % 4
-        ));
-    }
-    for i in 0..hosts {
-        // A multiplicative walk over 0..hosts: hosts arrive in no sorted order.
-        let n = (i * 7919) % hosts;
-        let host = format!("host{n}.example.com");
-        kv.push_str(&format!("hosts/group{}/{host}\n", n % 20));
-        if n.is_multiple_of(3) && (n / 3) % 20 != n % 20 {
-            kv.push_str(&format!("hosts/group{}/{host}\n", (n / 3) % 20));
-        }
-        kv.push_str(&format!(
-            "hostvars/{host}/ansible_host=10.{}.{}.{}\nhostvars/{host}/rack=r{}\nhostvars/{host}/weight={}\n",
-            n / 65536,
-            (n / 256) % 256,
-            n % 256,
-            n % 7,
-            n % 100
-        ));
-    }
-    kv
 }
 
 #[test]

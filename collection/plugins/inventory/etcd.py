@@ -16,9 +16,9 @@ description:
   - Values are not trusted as templates unless O(trust_templates) is set; Vault ciphertexts stored as values
     become Ansible's encrypted values, decrypted where used.
   - The configuration file's name must end in C(etcd.yml) or C(etcd.yaml), for example C(inventory.etcd.yml).
-  - Every option below but O(plugin), O(executable) and the C(constructed) ones is a setting of the binary, with
-    the same environment variable; unset, the binary reads it from etcd.ini (O(ini_path)) or applies its default,
-    as it does as an inventory script.
+  - Every option below but O(plugin), O(backend), O(executable) and the C(constructed) ones is a setting of the
+    binary, with the same environment variable; unset, the binary reads it from etcd.ini (O(ini_path)) or applies
+    its default, as it does as an inventory script.
 extends_documentation_fragment:
   - constructed
   - etcd_inventory.etcd.settings
@@ -28,6 +28,25 @@ options:
     required: true
     type: str
     choices: [etcd_inventory.etcd.etcd]
+  backend:
+    description:
+      - How the inventory is read from etcd.
+      - V(binary) runs the C(etcd-inventory) binary (O(executable)).
+      - V(wasm) runs the etcd-inventory WebAssembly component inside Ansible's own process, through the Python
+        package C(etcd-inventory-wasm) (wasmtime-py), so no native binary is needed. It reads etcd's JSON
+        gateway only, with wasmtime's HTTP client (public CAs, no client certificate), so O(transport=grpc) and
+        the TLS files O(cacert), O(cert) and O(key) are refused with an error naming the setting, and an unset
+        O(transport) means the gateway. O(cache_enabled) is not used (every run reads etcd), and etcd.ini is read
+        only from O(ini_path). Its memory and time are bounded by O(memory_limit) and O(time_limit), as the
+        binary's are. The compiled component is cached in C(~/.cache/etcd-inventory-wasm) (or under
+        E(XDG_CACHE_HOME)).
+      - V(auto) uses the binary when it is found (or O(executable) is set), else V(wasm) when the package is
+        installed.
+    type: str
+    choices: [auto, binary, wasm]
+    default: auto
+    env:
+      - name: ETCD_INVENTORY_BACKEND
   executable:
     description:
       - The C(etcd-inventory) binary to run.
@@ -78,6 +97,7 @@ from ansible_collections.etcd_inventory.etcd.plugins.module_utils.binary import 
     settings_environment,
 )
 from ansible_collections.etcd_inventory.etcd.plugins.module_utils.settings import SETTINGS
+from ansible_collections.etcd_inventory.etcd.plugins.module_utils import wasm
 
 try:  # ansible-core 2.19 and later: strings are data unless tagged as trusted templates.
     from ansible.parsing.vault import EncryptedString
@@ -122,9 +142,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            binary = find_binary(self.get_option("executable"))
-            env, args = settings_environment(self._binary_options(refresh=not cache))
-            output, warnings = run(binary, ["--list", *args], env)
+            output, warnings = self._listing(self._binary_options(refresh=not cache))
         except BinaryError as e:
             raise AnsibleParserError(str(e)) from None
         for warning in warnings:
@@ -138,6 +156,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self._populate(listed)
         except (AttributeError, TypeError) as e:  # a listing not shaped as the binary's
             raise AnsibleParserError(f"etcd-inventory printed an inventory of another shape: {e}") from None
+
+    def _listing(self, options):
+        """The `--list` JSON and the warnings, from the binary or the in-process component
+        (O(backend)); everything else is the same for both."""
+        backend = self.get_option("backend")
+        if backend != "wasm":
+            try:
+                binary = find_binary(self.get_option("executable"))
+            except BinaryError:
+                if backend == "binary" or self.get_option("executable") or not wasm.available():
+                    raise
+            else:
+                env, args = settings_environment(options)
+                return run(binary, ["--list", *args], env)
+        if options.get("cache_enabled"):
+            self.display.warning("etcd-inventory: cache_enabled is the binary's: with backend wasm every run reads etcd")
+        return wasm.list_inventory(options)
 
     def _binary_options(self, refresh):
         """The binary's settings from this source's options. The binary always emits plain

@@ -4,7 +4,7 @@
 //! through [`crate::cli::parse`]).
 
 use super::exports::etcd_inventory::inventory::settings::{self as wit_settings, Resolved, SettingsError};
-use super::{Component, refuse_tls_files, wit};
+use super::{Component, refuse_binary_only, wit};
 use crate::cli;
 use crate::settings::{self, CACHE, IniFile, Settings};
 
@@ -29,9 +29,14 @@ impl wit_settings::Guest for Component {
             text: file.text,
         });
         let resolved = settings::resolve(&flags, &lookup, ini.as_ref())
-            .and_then(refuse_tls_files)
+            .and_then(refuse_binary_only)
             .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        let limits = wit_settings::Limits {
+            memory_mib: resolved.limits.memory_mib,
+            time_limit_ms: resolved.limits.time_limit_ms,
+        };
         Ok(Resolved {
+            limits,
             options: options(resolved),
             mode: match mode {
                 cli::Mode::List => wit_settings::Mode::List,

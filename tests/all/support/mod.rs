@@ -15,6 +15,8 @@ pub mod http_stub;
 pub mod mover;
 pub mod pki;
 pub mod proxy;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod stall;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,37 @@ use serde_json::Value;
 
 /// The sample inventory, in the key layout.
 pub const SAMPLE_KV: &str = include_str!("../../data/sample.kv");
+/// A generated inventory of `hosts` hosts: names out of sorted order, each in one or two of
+/// 20 groups under 4 parents, three variables each, group variables.
+#[cfg(any(feature = "ansible", feature = "python"))]
+pub fn generated(hosts: usize) -> String {
+    let mut kv = String::new();
+    for g in 0..20 {
+        kv.push_str(&format!(
+            "groups/parent{}/group{g}\ngroupvars/group{g}/tier=t{g}\n",
+            g % 4
+        ));
+    }
+    for i in 0..hosts {
+        // A multiplicative walk over 0..hosts: hosts arrive in no sorted order.
+        let n = (i * 7919) % hosts;
+        let host = format!("host{n}.example.com");
+        kv.push_str(&format!("hosts/group{}/{host}\n", n % 20));
+        if n.is_multiple_of(3) && (n / 3) % 20 != n % 20 {
+            kv.push_str(&format!("hosts/group{}/{host}\n", (n / 3) % 20));
+        }
+        kv.push_str(&format!(
+            "hostvars/{host}/ansible_host=10.{}.{}.{}\nhostvars/{host}/rack=r{}\nhostvars/{host}/weight={}\n",
+            n / 65536,
+            (n / 256) % 256,
+            n % 256,
+            n % 7,
+            n % 100
+        ));
+    }
+    kv
+}
+
 /// Path of the same inventory as static YAML.
 #[cfg(feature = "ansible")]
 pub fn sample_yaml() -> PathBuf {
