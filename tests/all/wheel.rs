@@ -96,12 +96,12 @@ impl User {
     }
 
     /// `program` found on the user's `PATH`, with the user's home and nothing of the
-    /// developer's settings or cargo's environment.
+    /// developer's settings, Ansible configuration or cargo's environment.
     fn command(&self, program: &str) -> Command {
         let mut command = clean_command(program);
         for (name, _) in std::env::vars_os() {
             let name_text = name.to_string_lossy();
-            if name_text.starts_with("CARGO") || name_text.starts_with("RUST") {
+            if ["CARGO", "RUST", "ANSIBLE_"].iter().any(|p| name_text.starts_with(p)) {
                 command.env_remove(&name);
             }
         }
@@ -273,18 +273,19 @@ fn the_installed_collections_plugin_lists_what_the_script_lists() {
     etcd.load("/ansible", SAMPLE_KV);
     let user = User::new();
     user.install_collection();
-    let list = |source: &Path| -> Value {
+    // The script reads etcd's address from the environment, the plugin from its file.
+    let list = |source: &Path, env: &[(&str, &str)]| -> Value {
         let ran = run(user
             .command("ansible-inventory")
             .arg("-i")
             .arg(source)
             .arg("--list")
-            .env("ETCDCTL_ENDPOINTS", &etcd.endpoint));
+            .envs(env.iter().copied()));
         assert_eq!(ran.code, Some(0), "ansible-inventory -i {}: {ran:#?}", source.display());
         serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {ran:#?}"))
     };
-    let through_plugin = list(&user.plugin_inventory(&etcd));
-    let through_script = list(&user.script());
+    let through_plugin = list(&user.plugin_inventory(&etcd), &[]);
+    let through_script = list(&user.script(), &[("ETCDCTL_ENDPOINTS", &etcd.endpoint)]);
     assert_eq!(host_names(&through_plugin), ["bastion", "db01", "web01", "web02"]);
     assert_eq!(through_plugin, through_script);
 }
