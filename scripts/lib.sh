@@ -150,3 +150,73 @@ ensure_python_host() {
         ensure_pip_packages "$venv" "$wasmtime"
     done
 }
+
+# The packaging tools, pinned, in their own venv: maturin builds the wheel, linking with zig
+# (the ziglang package) against glibc 2.17's symbols; auditwheel checks the wheel's tag;
+# ansible-builder writes the execution environment's build context (no container needed).
+RELEASE_VENV=.venv-release
+RELEASE_TOOLS=(maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2 ansible-builder==3.2.0)
+# The wheel's platform: glibc 2.17 and later on x86-64 (RHEL 8/9 and their execution
+# environments included), as auditwheel names it.
+WHEEL_TARGET=x86_64-unknown-linux-gnu
+WHEEL_PLATFORM=manylinux_2_17_x86_64
+# What scripts/dist.sh and scripts/test.sh build: the wheel and the collection's tarball.
+DIST_DIR=dist
+
+ensure_release_tools() {
+    ensure_pip_packages "$RELEASE_VENV" "${RELEASE_TOOLS[@]}"
+}
+
+# build_dist: the wheel (release build, maturin with zig) and the collection's tarball into
+# $DIST_DIR, replacing what was there; fails unless auditwheel finds the wheel consistent with
+# $WHEEL_PLATFORM. cargo's own fingerprints make a rebuild with unchanged sources take seconds.
+build_dist() {
+    ensure_release_tools
+    ensure_ansible # ansible-galaxy builds the collection
+    rm -rf "$DIST_DIR"
+    mkdir -p "$DIST_DIR"
+    step "building the wheel (maturin --zig, $WHEEL_PLATFORM)"
+    local start=$SECONDS
+    # The venv's bin first: maturin finds zig there (python -m ziglang).
+    PATH="$PWD/$RELEASE_VENV/bin:$PATH" maturin build --quiet --release --locked --zig \
+        --compatibility manylinux2014 --target "$WHEEL_TARGET" --out "$DIST_DIR"
+    echo "(the wheel: $((SECONDS - start)) s)"
+    local wheels=("$DIST_DIR"/etcd_inventory-*.whl) shown
+    [ ${#wheels[@]} -eq 1 ] || { echo "expected one wheel in $DIST_DIR, found: ${wheels[*]}" >&2; return 1; }
+    shown=$("$RELEASE_VENV/bin/auditwheel" show "${wheels[0]}")
+    echo "$shown"
+    # auditwheel wraps its lines: compare with the line breaks as spaces.
+    if [[ "${shown//$'\n'/ }" != *"consistent with the following platform tag: \"$WHEEL_PLATFORM\""* ]]; then
+        echo "auditwheel does not find ${wheels[0]} consistent with $WHEEL_PLATFORM (see above)" >&2
+        return 1
+    fi
+    step "building the collection (ansible-galaxy collection build)"
+    .venv/bin/ansible-galaxy collection build --force --output-path "$DIST_DIR" collection >/dev/null
+    ls -l "$DIST_DIR"
+}
+
+# PATH without any directory that holds a Rust toolchain (cargo, rustc, rustup).
+path_without_rust() {
+    local dir kept=()
+    local IFS=:
+    for dir in $PATH; do
+        [ -e "$dir/cargo" ] || [ -e "$dir/rustc" ] || [ -e "$dir/rustup" ] || kept+=("$dir")
+    done
+    echo "${kept[*]}"
+}
+
+# make_wheel_venv VENV: a fresh venv holding the wheel from $DIST_DIR and ansible-core, as a
+# user makes it: made and filled with no Rust toolchain on PATH, wheels only (nothing built).
+make_wheel_venv() {
+    local venv=$1 bare_path
+    bare_path=$(path_without_rust)
+    if PATH=$bare_path command -v cargo >/dev/null; then
+        echo "cargo is still on PATH after removing the Rust toolchain's directories" >&2
+        return 1
+    fi
+    step "a fresh venv without Rust on PATH ($venv): pip install the wheel and ansible-core $ANSIBLE_CORE_VERSION"
+    rm -rf "$venv"
+    PATH=$bare_path python3 -m venv "$venv"
+    PATH=$bare_path "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
+        "$DIST_DIR"/etcd_inventory-*.whl "ansible-core==$ANSIBLE_CORE_VERSION"
+}

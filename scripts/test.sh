@@ -4,14 +4,21 @@
 # etcd the tests start), etcd 3.5.1 in .tools/, protoc (etcd-client's build needs it),
 # ansible-core 2.19 in .venv and the newest 2.16, 2.17 and 2.18 in .venv-ansible-2.1x, the
 # stock wasmtime CLI of the same version as our wasmtime crates (a lean build), Node with
-# embed/node's pinned jco, and wasmtime-py (embed/python's pin) in .venv-python and in each
-# Ansible's venv.
+# embed/node's pinned jco, wasmtime-py (embed/python's pin) in .venv-python and in each
+# Ansible's venv, and the packaging tools (maturin, ziglang, auditwheel, ansible-builder) in
+# .venv-release.
+#
+# Then it builds what a release publishes (scripts/dist.sh's dist/: the manylinux2014 wheel,
+# checked by auditwheel, and the collection's tarball) and installs the wheel with ansible-core
+# into a fresh venv, .venv-wheel, with no Rust toolchain on PATH: the tests of feature `wheel`
+# use them as a user would, and check the execution environment's build context.
 #
 # The matrix: every test against etcd 3.4 and ansible-core 2.19; the integration tests again
 # against etcd 3.5; the tests that ran Ansible again under each older ansible-core. Every run
-# has --all-features: the tests that need Ansible, the wasmtime CLI, Node or wasmtime-py are
-# behind host features (`ansible`, `wasmtime-cli`, `node`, `python`) that plain `cargo test`
-# leaves off, and with them on, a missing tool fails its tests rather than skipping them.
+# has --all-features: the tests that need Ansible, the wasmtime CLI, Node, wasmtime-py or the
+# built artifacts are behind host features (`ansible`, `wasmtime-cli`, `node`, `python`,
+# `wheel`) that plain `cargo test` leaves off, and with them on, a missing tool fails its
+# tests rather than skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -24,6 +31,7 @@ ensure_etcd35
 ensure_wasmtime_cli
 ensure_node
 ensure_python_host
+ensure_release_tools
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,6 +42,10 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo clippy (component and gateway, wasm32-wasip2)"
 cargo clippy --locked -p etcd-inventory-component --target wasm32-wasip2 -- -D warnings
 cargo clippy --locked -p etcd-inventory-gateway --target wasm32-wasip2 -- -D warnings
+build_dist
+make_wheel_venv .venv-wheel
+export ETCD_INVENTORY_DIST="$PWD/$DIST_DIR" ETCD_INVENTORY_WHEEL_VENV="$PWD/.venv-wheel"
+
 log=$(mktemp)
 ansible_tests=$(mktemp)
 trap 'rm -f "$log" "$ansible_tests"' EXIT

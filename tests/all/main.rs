@@ -3,7 +3,8 @@
 //! `ansible-inventory`, the stock `wasmtime` CLI, Node and Python against it. scripts/test.sh
 //! installs those tools. Only etcd is needed by default: the tests that need another tool
 //! come with the host crate's feature of that tool (`ansible`, `wasmtime-cli`, `node`,
-//! `python`; all four: `external-tools`), which scripts/test.sh turns on.
+//! `python`, and `wheel` for the released artifacts; all five: `external-tools`), which
+//! scripts/test.sh turns on.
 
 mod support;
 
@@ -43,3 +44,5 @@ mod transport;
 mod values;
 #[cfg(feature = "wasmtime-cli")]
 mod wasmtime_cli;
+#[cfg(feature = "wheel")]
+mod wheel;
