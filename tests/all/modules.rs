@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::collection::{collection_command, collections_path};
-use crate::support::{Etcd, Run, SAMPLE_KV, ansible_program, clean_command, inventory, run};
+use crate::support::{Etcd, Run, SAMPLE_KV, ansible_program, clean_command, inventory, run, vault_ciphertext};
 
 /// Runs one play on localhost with a task per `(module, args)` (`etcd_inventory.etcd.` is
 /// added to the module's name), each registered and kept going past a failure, and returns
@@ -347,19 +347,11 @@ fn vault_ciphertext_given_as_text_stays_encrypted_and_a_vault_value_does_not() {
     let etcd = Etcd::start();
     let password_file = etcd.dir().join("vault-password");
     std::fs::write(&password_file, "correct horse battery staple\n").expect("password file");
-    let home = tempfile::tempdir().expect("temp home");
-    let encrypted = run(clean_command(ansible_program("ansible-vault"))
-        .env("HOME", home.path())
-        .args(["encrypt_string", "--vault-password-file"])
-        .arg(&password_file)
-        .arg("plain-s3cret"));
-    assert_eq!(encrypted.code, Some(0), "{encrypted:#?}");
+    let ciphertext = vault_ciphertext(&password_file, "plain-s3cret");
     // `!vault |` and the ciphertext's lines, indented.
-    let lines: Vec<&str> = encrypted.stdout.lines().skip(1).map(str::trim).collect();
-    let ciphertext = lines.join("\n");
     let vars = format!(
         "    vaulted: !vault |\n{}",
-        lines.iter().map(|l| format!("      {l}\n")).collect::<String>()
+        ciphertext.lines().map(|l| format!("      {l}\n")).collect::<String>()
     );
     let tasks = [
         ("host", json!({"name": "v1", "vars": {"db_password": "{{ vaulted }}"}})),

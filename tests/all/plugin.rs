@@ -12,6 +12,7 @@ use crate::support::collection::collection_command;
 use crate::support::etcd::free_port;
 use crate::support::{
     Etcd, Run, SAMPLE_KV, ansible_program, ansible_version, binary, clean_command, generated, repo_root, run,
+    vault_ciphertext,
 };
 
 const TRUST: (&str, &str) = ("ETCD_INVENTORY_TRUST_TEMPLATES", "true");
@@ -68,19 +69,6 @@ fn assert_same_inventory(plugin: &Value, script: &Value, what: &str) {
             );
         }
     }
-}
-
-/// A Vault ciphertext of `plaintext` under the password in `password_file`.
-fn vault_ciphertext(password_file: &Path, plaintext: &str) -> String {
-    let home = tempfile::tempdir().expect("temp home");
-    let encrypted = run(clean_command(ansible_program("ansible-vault"))
-        .env("HOME", home.path())
-        .args(["encrypt_string", "--vault-password-file"])
-        .arg(password_file)
-        .arg(plaintext));
-    assert_eq!(encrypted.code, Some(0), "{encrypted:#?}");
-    let lines: Vec<&str> = encrypted.stdout.lines().skip(1).map(str::trim).collect();
-    lines.join("\n")
 }
 
 #[test]

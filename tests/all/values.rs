@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::{Etcd, inventory};
 #[cfg(feature = "ansible")]
-use crate::support::{Run, ansible_command, ansible_program, ansible_version, binary, clean_command, run};
+use crate::support::{Run, ansible_command, ansible_version, binary, run, vault_ciphertext};
 
 /// `ansible -i <our binary> h1 -m debug -a ARGS` on the controller itself.
 #[cfg(feature = "ansible")]
@@ -78,17 +78,7 @@ fn vault_values_stay_encrypted_and_decrypt_only_in_ansible() {
     let etcd = Etcd::start();
     let password_file = etcd.dir().join("vault-password");
     std::fs::write(&password_file, "correct horse battery staple\n").expect("password file");
-    let home = tempfile::tempdir().expect("temp home");
-    let encrypted = run(clean_command(ansible_program("ansible-vault"))
-        .env("HOME", home.path())
-        .args(["encrypt_string", "--vault-password-file"])
-        .arg(&password_file)
-        .arg("plain-s3cret-value"));
-    assert_eq!(encrypted.code, Some(0), "{encrypted:#?}");
-    // `!vault |` then the indented ciphertext: store the ciphertext itself.
-    let ciphertext: Vec<&str> = encrypted.stdout.lines().skip(1).map(str::trim).collect();
-    let ciphertext = ciphertext.join("\n");
-    assert!(ciphertext.starts_with("$ANSIBLE_VAULT;"), "{encrypted:#?}");
+    let ciphertext = vault_ciphertext(&password_file, "plain-s3cret-value");
     one_host(&etcd, &[("secret", &ciphertext)]);
 
     let ours = inventory(&etcd, &["--list"]);

@@ -255,6 +255,23 @@ fn note_ansible_test() {
         .unwrap_or_else(|e| panic!("cannot note this test in {}: {e}", Path::new(&file).display()));
 }
 
+/// The Vault ciphertext of `plaintext` under the password in `password_file`, as
+/// `ansible-vault encrypt_string` writes it (without its `!vault |` line and indentation).
+#[cfg(feature = "ansible")]
+pub fn vault_ciphertext(password_file: &Path, plaintext: &str) -> String {
+    let home = tempfile::tempdir().expect("temp home");
+    let encrypted = run(clean_command(ansible_program("ansible-vault"))
+        .env("HOME", home.path())
+        .args(["encrypt_string", "--vault-password-file"])
+        .arg(password_file)
+        .arg(plaintext));
+    assert_eq!(encrypted.code, Some(0), "{encrypted:#?}");
+    let lines: Vec<&str> = encrypted.stdout.lines().skip(1).map(str::trim).collect();
+    let ciphertext = lines.join("\n");
+    assert!(ciphertext.starts_with("$ANSIBLE_VAULT;"), "{encrypted:#?}");
+    ciphertext
+}
+
 /// The (major, minor) version of the Ansible the tests run (`ansible --version` prints
 /// `ansible [core 2.16.19]` first), read once. Tests branch on it where ansible-core
 /// versions behave differently, saying which expects what.
