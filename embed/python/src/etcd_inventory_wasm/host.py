@@ -56,6 +56,10 @@ class Limits:
     time_limit_ms: int
 
 
+# The bounds of the small calls: `resolve`, `describe-error`, `describe-warnings`.
+SMALL_CALL_LIMITS = Limits(RESOLVE_LIMITS_MIB, RESOLVE_LIMITS_MS)
+
+
 @dataclass(frozen=True)
 class Resolved:
     """Settings as the component's `resolve` returns them."""
@@ -130,10 +134,10 @@ class Host:
         ini_record = None
         if ini is not None:
             ini_record = _record({"path": ini[0], "text": ini[1]})
-        limits = Limits(RESOLVE_LIMITS_MIB, RESOLVE_LIMITS_MS)
         # Read access to the filesystem for this call only: `--password-file` is read by the
         # component's settings code, as the binary reads it.
-        result = self._call(SETTINGS, "resolve", limits, [str(a) for a in args], pairs, ini_record, files=True)
+        args = [str(a) for a in args]
+        result = self._call(SETTINGS, "resolve", SMALL_CALL_LIMITS, args, pairs, ini_record, files=True)
         if isinstance(result, wc.Variant):
             if result.tag == "usage":
                 raise UsageError(result.payload)
@@ -185,14 +189,13 @@ class Host:
         skipped, invalid = answer.skipped, getattr(answer, "invalid-names")
         if skipped is None and invalid is None:
             return []
-        limits = Limits(RESOLVE_LIMITS_MIB, RESOLVE_LIMITS_MS)
-        return self._call(INVENTORY, "describe-warnings", limits, resolved.options["prefix"], skipped, invalid)
+        prefix = resolved.options["prefix"]
+        return self._call(INVENTORY, "describe-warnings", SMALL_CALL_LIMITS, prefix, skipped, invalid)
 
     def _ok(self, result):
         """The payload of an `ok`, or the error worded by the component."""
         if isinstance(result, wc.Variant):  # the `error` variant: ok payloads are never one
-            limits = Limits(RESOLVE_LIMITS_MIB, RESOLVE_LIMITS_MS)
-            raise Error(self._call(INVENTORY, "describe-error", limits, result))
+            raise Error(self._call(INVENTORY, "describe-error", SMALL_CALL_LIMITS, result))
         return result
 
     def _export(self, interface, name):
