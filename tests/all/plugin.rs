@@ -415,6 +415,23 @@ fn a_missing_binary_a_failed_read_and_a_bad_option_each_fail_the_source_with_one
     let bad = source_with(dir.path(), &etcd, "transport: pigeon\n");
     let ran = ansible("ansible-inventory", &bad, &etcd, &["--list"], &[]);
     assert_failed_source(&ran, &["transport", "pigeon"]);
+
+    // An executable that is not etcd-inventory: what it prints is refused, not half-used.
+    for (printed, needle) in [
+        ("not json", "etcd-inventory printed no JSON inventory"),
+        ("{}", "etcd-inventory printed JSON without _meta.hostvars"),
+        (
+            r#"{"web": [1], "_meta": {"hostvars": {}}}"#,
+            "etcd-inventory printed an inventory of another shape",
+        ),
+    ] {
+        let impostor = dir.path().join("impostor");
+        std::fs::write(&impostor, format!("#!/bin/sh\ncat <<'EOF'\n{printed}\nEOF\n")).expect("impostor");
+        std::fs::set_permissions(&impostor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("0755");
+        let source = source_with(dir.path(), &etcd, &format!("executable: {}\n", impostor.display()));
+        let ran = ansible("ansible-inventory", &source, &etcd, &["--list"], &[]);
+        assert_failed_source(&ran, &[needle]);
+    }
 }
 
 #[test]
